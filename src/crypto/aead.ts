@@ -1,0 +1,94 @@
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { NOISE_TAG_LEN } from '../constants.js';
+import { TunError } from '../errors.js';
+import { sodiumLib } from './sodium.js';
+
+export type CipherName = 'ChaChaPoly' | 'AESGCM';
+
+/** Stands for the nonce 2^64-1, which only REKEY() uses (spec section 4.2). */
+export const REKEY_NONCE = -1;
+
+/** A Noise cipher function: ENCRYPT(k, n, ad, plaintext) / DECRYPT(k, n, ad, ciphertext). */
+export interface CipherFn {
+  readonly name: CipherName;
+  readonly backend: string;
+  encrypt(key: Uint8Array, n: number, ad: Uint8Array, plaintext: Uint8Array): Buffer;
+  /** Throws TunError DECRYPT_FAILED when authentication fails. */
+  decrypt(key: Uint8Array, n: number, ad: Uint8Array, ciphertext: Uint8Array): Buffer;
+}
+
+/** 12-byte nonce: 4 zero bytes then the 64-bit counter, little-endian (ChaChaPoly) or big-endian (AESGCM). */
+export function encodeNonce(n: number, littleEndian: boolean): Buffer {
+  const nonce = Buffer.alloc(12);
+  const lo = n === REKEY_NONCE ? 0xffffffff : n >>> 0;
+  const hi = n === REKEY_NONCE ? 0xffffffff : Math.floor(n / 0x100000000) >>> 0;
+  if (littleEndian) {
+    nonce.writeUInt32LE(lo, 4);
+    nonce.writeUInt32LE(hi, 8);
+  } else {
+    nonce.writeUInt32BE(hi, 4);
+    nonce.writeUInt32BE(lo, 8);
+  }
+  return nonce;
+}
+
+function decryptFailed(cause?: unknown): TunError {
+  return new TunError('DECRYPT_FAILED', 'decryption failed: message was altered, replayed or sent with another key', undefined, { cause });
+}
+
+function nodeCipher(name: CipherName, algorithm: 'chacha20-poly1305' | 'aes-256-gcm'): CipherFn {
+  const le = name === 'ChaChaPoly';
+  return {
+    name,
+    backend: 'node:crypto',
+    encrypt(key, n, ad, plaintext) {
+      const c = createCipheriv(algorithm as 'chacha20-poly1305', key, encodeNonce(n, le), { authTagLength: NOISE_TAG_LEN });
+      c.setAAD(ad, { plaintextLength: plaintext.length });
+      const head = c.update(plaintext);
+      const tail = c.final();
+      const tag = c.getAuthTag();
+      return tail.length === 0 ? Buffer.concat([head, tag], head.length + NOISE_TAG_LEN) : Buffer.concat([head, tail, tag]);
+    },
+    decrypt(key, n, ad, ciphertext) {
+      if (ciphertext.length < NOISE_TAG_LEN) throw decryptFailed();
+      const bodyLen = ciphertext.length - NOISE_TAG_LEN;
+      const d = createDecipheriv(algorithm as 'chacha20-poly1305', key, encodeNonce(n, le), { authTagLength: NOISE_TAG_LEN });
+      d.setAAD(ad, { plaintextLength: bodyLen });
+      d.setAuthTag(ciphertext.subarray(bodyLen));
+      const head = d.update(ciphertext.subarray(0, bodyLen));
+      let tail: Buffer;
+      try {
+        tail = d.final();
+      } catch (err) {
+        head.fill(0);
+        throw decryptFailed(err);
+      }
+      return tail.length === 0 ? head : Buffer.concat([head, tail]);
+    },
+  };
+}
+
+const sodiumChaChaPoly: CipherFn = {
+  name: 'ChaChaPoly',
+  backend: 'libsodium-wrappers',
+  encrypt(key, n, ad, plaintext) {
+    const out = sodiumLib().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, encodeNonce(n, true), key);
+    return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  },
+  decrypt(key, n, ad, ciphertext) {
+    try {
+      const out = sodiumLib().crypto_aead_chacha20poly1305_ietf_decrypt(null, ciphertext, ad, encodeNonce(n, true), key);
+      return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    } catch (err) {
+      throw decryptFailed(err);
+    }
+  },
+};
+
+export const CIPHERS = {
+  node: {
+    ChaChaPoly: nodeCipher('ChaChaPoly', 'chacha20-poly1305'),
+    AESGCM: nodeCipher('AESGCM', 'aes-256-gcm'),
+  },
+  sodiumChaChaPoly,
+} as const;

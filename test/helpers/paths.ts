@@ -1,0 +1,22 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (the folder holding package.json), found from the compiled file's location. */
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+}
+
+/** The Noise vector folder: $NOISE_VECTORS, or shared/noise-vectors beside the repository. */
+export function vectorsDir(): string {
+  const fromEnv = process.env.NOISE_VECTORS;
+  return fromEnv ? resolve(fromEnv) : resolve(repoRoot(), '..', 'shared', 'noise-vectors');
+}
+
+export const CLI = (): string => join(repoRoot(), 'bin', 'tun.js');

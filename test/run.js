@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Runs every compiled test file (dist/test/**/*.test.js) with Node's built-in test runner.
+// Node 20's `node --test` takes no globs, so the file list is built here. Pass a substring to filter.
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const testDir = join(root, 'dist', 'test');
+const filter = process.argv[2];
+
+function walk(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? walk(p) : p.endsWith('.test.js') ? [p] : [];
+  });
+}
+
+const files = walk(testDir)
+  .map((p) => relative(root, p))
+  .filter((p) => !filter || p.includes(filter))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files found under ${relative(root, testDir)}${filter ? ` matching "${filter}"` : ''}; run npm run build first`);
+  process.exit(1);
+}
+const concurrency = process.env.TUN_TEST_CONCURRENCY ?? '2';
+const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], { cwd: root, stdio: 'inherit' });
+process.exit(r.status ?? 1);

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { CIPHERS, HASHES, initCrypto } from '../../src/crypto/index.js';
+import { UNSUPPORTED } from '../../src/noise/index.js';
+import { vectorsDir } from '../helpers/paths.js';
+import { defaultBackend, loadVectorFolder, overrideBackend, runFolder, type Outcome } from './runner.js';
+
+before(initCrypto);
+
+const dir = vectorsDir();
+const usingSharedFolder = !process.env.NOISE_VECTORS;
+
+function report(label: string, outcomes: Outcome[]): void {
+  const ran = outcomes.filter((o) => o.status !== 'skip');
+  const skipped = outcomes.filter((o) => o.status === 'skip');
+  const failed = outcomes.filter((o) => o.status === 'fail');
+  console.log(`noise vectors [${label}] from ${dir}: ${ran.length} ran, ${ran.length - failed.length} passed, ${failed.length} failed, ${skipped.length} skipped as unsupported`);
+  for (const s of skipped) console.log(`  skipped ${s.file}#${s.index} ${s.protocol}: ${s.detail}`);
+  for (const f of failed) console.log(`  FAILED ${f.file}#${f.index} ${f.protocol}: ${f.detail}`);
+}
+
+test('every vector file in the folder passes with the chosen backends', () => {
+  const files = loadVectorFolder(dir);
+  assert.ok(files.length > 0, `no vector files (*.json) in ${dir}`);
+  console.log(`unsupported on purpose: DH ${UNSUPPORTED.dh.join(', ')}; modifiers ${UNSUPPORTED.modifiers.join(', ')}; ${UNSUPPORTED.note}`);
+  const outcomes = runFolder(files, defaultBackend);
+  report('default', outcomes);
+  const ran = outcomes.filter((o) => o.status !== 'skip');
+  assert.ok(ran.length > 0, 'no vector ran');
+  assert.deepEqual(outcomes.filter((o) => o.status === 'fail').map((o) => `${o.file}#${o.index} ${o.protocol}: ${o.detail}`), []);
+  if (usingSharedFolder) {
+    const mustRun = outcomes.filter((o) => /^Noise_(IK|XX|NK)(psk\d(\+psk\d)*)?_25519_ChaChaPoly_BLAKE2b$/.test(o.protocol));
+    assert.ok(mustRun.length > 0, 'the shared folder should hold IK/XX/NK BLAKE2b vectors');
+    assert.deepEqual(mustRun.filter((o) => o.status !== 'pass').map((o) => o.protocol), [], 'IK/XX/NK over BLAKE2b must never be skipped');
+  }
+});
+
+test('the same vectors pass with the alternative backends (libsodium ChaChaPoly, node:crypto BLAKE2b)', () => {
+  const alt = overrideBackend('alt', { ChaChaPoly: CIPHERS.sodiumChaChaPoly }, { BLAKE2b: HASHES.node.BLAKE2b });
+  const outcomes = runFolder(loadVectorFolder(dir), alt);
+  report('alt', outcomes);
+  assert.deepEqual(outcomes.filter((o) => o.status === 'fail').map((o) => `${o.file}#${o.index}: ${o.detail}`), []);
+});
