@@ -1,0 +1,92 @@
+/**
+ * Allow lists (authorized clients on the relay, allowed visitors on the client): one public key
+ * per line exactly as in a .pub file, text after the key is a name; `#` lines and blank lines are
+ * ignored. A line may start with options, ssh authorized_keys style, e.g.
+ * `permitlisten=8080,permitlisten=9000 tun-x25519 AAAA... laptop`.
+ */
+import { readFileSync } from 'node:fs';
+import { ctEqual } from '../crypto/ct.js';
+import { TunError } from '../errors.js';
+import { PUBLIC_KEY_TYPE, fingerprint, parsePublicKeyText } from './keys.js';
+
+export interface KeyListEntry {
+  publicKey: Buffer;
+  name: string;
+  fingerprint: string;
+  line: number;
+  options: Map<string, string[]>;
+}
+
+const MAX_LIST_BYTES = 4 * 1024 * 1024;
+const KNOWN_OPTIONS = new Set(['permitlisten']);
+
+export class KeyList {
+  readonly entries: readonly KeyListEntry[];
+  readonly source: string;
+
+  constructor(entries: KeyListEntry[], source: string) {
+    this.entries = entries;
+    this.source = source;
+  }
+
+  static parse(text: string, source: string): KeyList {
+    const entries: KeyListEntry[] = [];
+    text.split(/\r?\n/).forEach((raw, i) => {
+      const line = raw.trim();
+      if (line === '' || line.startsWith('#')) return;
+      const where = `${source}:${i + 1}`;
+      let options = new Map<string, string[]>();
+      let keyText = line;
+      if (!line.startsWith(PUBLIC_KEY_TYPE + ' ')) {
+        const sp = line.indexOf(' ');
+        options = parseOptions(sp < 0 ? line : line.slice(0, sp), where);
+        keyText = sp < 0 ? '' : line.slice(sp + 1);
+      }
+      let parsed;
+      try {
+        parsed = parsePublicKeyText(keyText, where);
+      } catch (err) {
+        const e = err as TunError;
+        throw new TunError('LIST_MALFORMED', `${e.message}`, `fix or remove line ${i + 1} of ${source}; each line is "[options] ${PUBLIC_KEY_TYPE} <base64> [name]"`);
+      }
+      const dup = entries.find((e) => ctEqual(e.publicKey, parsed.publicKey));
+      if (dup) throw new TunError('LIST_MALFORMED', `${where}: the same key is already listed on line ${dup.line}`, 'merge the two lines');
+      entries.push({ publicKey: parsed.publicKey, name: parsed.comment, fingerprint: fingerprint(parsed.publicKey), line: i + 1, options });
+    });
+    return new KeyList(entries, source);
+  }
+
+  static load(path: string): KeyList {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new TunError('LIST_MALFORMED', `cannot read key list ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, 'check the path; the file holds one .pub line per allowed key', { cause: err });
+    }
+    if (text.length > MAX_LIST_BYTES) throw new TunError('LIST_MALFORMED', `key list ${path} is larger than ${MAX_LIST_BYTES} bytes`);
+    return KeyList.parse(text, path);
+  }
+
+  /** Constant-time membership: every entry is compared, whatever matches. */
+  find(publicKey: Uint8Array): KeyListEntry | undefined {
+    let found: KeyListEntry | undefined;
+    for (const e of this.entries) {
+      if (ctEqual(e.publicKey, publicKey) && !found) found = e;
+    }
+    return found;
+  }
+}
+
+function parseOptions(text: string, where: string): Map<string, string[]> {
+  const options = new Map<string, string[]>();
+  for (const part of text.split(',')) {
+    const m = /^([a-z-]+)=(\S+)$/.exec(part);
+    if (!m || !KNOWN_OPTIONS.has(m[1]!)) {
+      throw new TunError('LIST_MALFORMED', `${where}: unknown option "${part}" before the key`, `the known options are: ${[...KNOWN_OPTIONS].join(', ')}; a plain line starts with "${PUBLIC_KEY_TYPE} "`);
+    }
+    const list = options.get(m[1]!) ?? [];
+    list.push(m[2]!);
+    options.set(m[1]!, list);
+  }
+  return options;
+}

@@ -1,0 +1,6 @@
+export { encodeFrame, frameHeader, FrameDecoder, FRAME_HEADER } from './frame.js';
+export { checkMsgpack, DEFAULT_LIMITS, type MsgpackLimits } from './msgpack-guard.js';
+export {
+  CATALOGUE, PROTOCOL_VERSION, SERVICE_NAME, decodeMessage, encodeMessage, expectMessage,
+  type Bodies, type Channel, type Message, type MessageName, type MessageOf,
+} from './messages.js';

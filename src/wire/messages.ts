@@ -1,0 +1,122 @@
+/**
+ * The catalogue of every msgpack message tun sends: a numeric type id, a name and a schema.
+ * On the wire a message is the msgpack array [typeId, body], body a map. Which channel may carry
+ * which type is part of the catalogue too, so a message on the wrong channel is rejected like an
+ * unknown one. See docs/protocol.md for the table.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { TunError } from '../errors.js';
+import { checkMsgpack, DEFAULT_LIMITS, type MsgpackLimits } from './msgpack-guard.js';
+import { validate, type Field, type Schema } from './schema.js';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Service names: what a user types after --service; also safe in logs and prologues. */
+export const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export type Channel = 'control' | 'visitor' | 'tunnel' | 'e2e';
+
+const str = (max: number, optional = false, pattern?: RegExp): Field => ({ kind: 'str', max, optional, pattern });
+const bin = (min: number, max = min, optional = false): Field => ({ kind: 'bin', min, max, optional });
+const uint = (max: number, optional = false): Field => ({ kind: 'uint', max, optional });
+const bool = (optional = false): Field => ({ kind: 'bool', optional });
+const serviceName = str(64, false, SERVICE_NAME);
+const errorFields: Schema = { code: str(48, false, /^[a-z_]+$/), message: str(300, true) };
+
+interface Def {
+  id: number;
+  channel: Channel;
+  schema: Schema;
+}
+
+/** Every message type. Ids are stable: never reuse one. */
+export const CATALOGUE = {
+  // control channel, inside Noise transport messages (client <-> relay)
+  Hello: { id: 1, channel: 'control', schema: {
+    v: uint(255),
+    services: { kind: 'array', max: 32, of: { kind: 'object', fields: { name: serviceName, publicPort: uint(65535, true) } } },
+  } },
+  Welcome: { id: 2, channel: 'control', schema: {
+    tunnelPort: uint(65535),
+    heartbeatMs: uint(3_600_000),
+    services: { kind: 'array', max: 32, of: { kind: 'object', fields: { name: serviceName, ok: bool(), code: str(48, true), message: str(300, true), publicPort: uint(65535, true) } } },
+  } },
+  Open: { id: 3, channel: 'control', schema: { id: bin(16), token: bin(32), service: serviceName, mode: str(8, false, /^(e2e|public)$/) } },
+  OpenFailed: { id: 4, channel: 'control', schema: { id: bin(16), ...errorFields } },
+  Ping: { id: 5, channel: 'control', schema: { seq: uint(2 ** 32) } },
+  Pong: { id: 6, channel: 'control', schema: { seq: uint(2 ** 32) } },
+  Error: { id: 7, channel: 'control', schema: errorFields },
+  // visitor port, plaintext (visitor -> relay, relay -> visitor): the relay is not trusted with
+  // anything here; its status is advice that the end-to-end handshake confirms or refutes.
+  Visit: { id: 16, channel: 'visitor', schema: { v: uint(255), client: bin(32), service: serviceName } },
+  VisitStatus: { id: 17, channel: 'visitor', schema: { ok: bool(), code: str(48, true), message: str(300, true) } },
+  // tunnel port, plaintext: the relay's challenge and the client's proof of its control session
+  JoinChallenge: { id: 32, channel: 'tunnel', schema: { nonce: bin(32) } },
+  Join: { id: 33, channel: 'tunnel', schema: { id: bin(16), proof: bin(32) } },
+  // end to end (visitor <-> client): handshake payloads and control records inside the stream
+  StreamHello: { id: 48, channel: 'e2e', schema: { v: uint(255), service: serviceName } },
+  StreamAccept: { id: 49, channel: 'e2e', schema: { ok: bool(), ...errorFields, code: str(48, true) } },
+  StreamError: { id: 50, channel: 'e2e', schema: errorFields },
+} as const satisfies Record<string, Def>;
+
+export type MessageName = keyof typeof CATALOGUE;
+
+// Decoded bodies, by name. Kept by hand beside the schemas; tests round-trip every type.
+export interface Bodies {
+  Hello: { v: number; services: { name: string; publicPort?: number }[] };
+  Welcome: { tunnelPort: number; heartbeatMs: number; services: { name: string; ok: boolean; code?: string; message?: string; publicPort?: number }[] };
+  Open: { id: Buffer; token: Buffer; service: string; mode: 'e2e' | 'public' };
+  OpenFailed: { id: Buffer; code: string; message?: string };
+  Ping: { seq: number };
+  Pong: { seq: number };
+  Error: { code: string; message?: string };
+  Visit: { v: number; client: Buffer; service: string };
+  VisitStatus: { ok: boolean; code?: string; message?: string };
+  JoinChallenge: { nonce: Buffer };
+  Join: { id: Buffer; proof: Buffer };
+  StreamHello: { v: number; service: string };
+  StreamAccept: { ok: boolean; code?: string; message?: string };
+  StreamError: { code: string; message?: string };
+}
+
+export type Message = { [K in MessageName]: { type: K } & Bodies[K] }[MessageName];
+export type MessageOf<K extends MessageName> = { type: K } & Bodies[K];
+
+const byId = new Map<number, [MessageName, Def]>(Object.entries(CATALOGUE).map(([name, def]) => [def.id, [name as MessageName, def]]));
+
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'number', moreTypes: false });
+
+export function encodeMessage<K extends MessageName>(type: K, body: Bodies[K]): Buffer {
+  const def = CATALOGUE[type];
+  const clean: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(body)) if (v !== undefined) clean[k] = v;
+  return packr.pack([def.id, clean]);
+}
+
+/**
+ * Decodes untrusted bytes: bounded pre-scan, msgpackr, then the schema of the declared type.
+ * Throws only TunError (MSGPACK_LIMIT, MSGPACK_MALFORMED, MESSAGE_UNKNOWN, MESSAGE_INVALID).
+ */
+export function decodeMessage(buf: Uint8Array, channel: Channel, limits: MsgpackLimits = DEFAULT_LIMITS): Message {
+  checkMsgpack(buf, limits);
+  let raw: unknown;
+  try {
+    raw = unpackr.unpack(buf);
+  } catch (err) {
+    throw new TunError('MSGPACK_MALFORMED', 'msgpack could not be decoded', undefined, { cause: err });
+  }
+  if (!Array.isArray(raw) || raw.length !== 2 || typeof raw[0] !== 'number') throw new TunError('MESSAGE_INVALID', 'a message is [typeId, body]');
+  const entry = byId.get(raw[0]);
+  if (!entry || entry[1].channel !== channel) throw new TunError('MESSAGE_UNKNOWN', `message type ${raw[0]} is not valid on the ${channel} channel`);
+  const [name, def] = entry;
+  const body = validate(raw[1], def.schema, name);
+  return Object.assign(body, { type: name }) as unknown as Message;
+}
+
+/** Decodes and insists on one type (a protocol step that allows exactly one message). */
+export function expectMessage<K extends MessageName>(buf: Uint8Array, type: K): MessageOf<K> {
+  const msg = decodeMessage(buf, CATALOGUE[type].channel);
+  if (msg.type !== type) throw new TunError('PROTOCOL_VIOLATION', `expected ${type}, got ${msg.type}`);
+  return msg as unknown as MessageOf<K>;
+}
