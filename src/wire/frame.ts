@@ -89,6 +89,22 @@ export class FrameDecoder {
     return frames;
   }
 
+  /** Returns the raw bytes of the incomplete frame (header included) and forgets them. */
+  takeRemainder(): Buffer {
+    let out: Buffer;
+    if (this.#body) {
+      out = Buffer.allocUnsafe(FRAME_HEADER + this.#bodyHave);
+      out.writeUInt16BE(this.#body.length, 0);
+      this.#body.copy(out, FRAME_HEADER, 0, this.#bodyHave);
+    } else {
+      out = Buffer.from(this.#header.subarray(0, this.#headerHave));
+    }
+    this.#body = undefined;
+    this.#bodyHave = 0;
+    this.#headerHave = 0;
+    return out;
+  }
+
   #checkLength(len: number): void {
     if (len === 0) throw new TunError('FRAME_MALFORMED', 'zero-length frame');
     if (len > this.#maxFrame) throw new TunError('FRAME_TOO_LARGE', `frame of ${len} bytes exceeds this channel's limit of ${this.#maxFrame}`);

@@ -14,7 +14,7 @@ export const PROTOCOL_VERSION = 1;
 /** Service names: what a user types after --service; also safe in logs and prologues. */
 export const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export type Channel = 'control' | 'visitor' | 'tunnel' | 'e2e';
+export type Channel = 'preauth' | 'control' | 'visitor' | 'tunnel' | 'e2e';
 
 const str = (max: number, optional = false, pattern?: RegExp): Field => ({ kind: 'str', max, optional, pattern });
 const bin = (min: number, max = min, optional = false): Field => ({ kind: 'bin', min, max, optional });
@@ -46,6 +46,10 @@ export const CATALOGUE = {
   Ping: { id: 5, channel: 'control', schema: { seq: uint(2 ** 32) } },
   Pong: { id: 6, channel: 'control', schema: { seq: uint(2 ** 32) } },
   Error: { id: 7, channel: 'control', schema: errorFields },
+  // control port, plaintext, instead of handshake message 2: the relay could not accept message 1
+  // (wrong pinned key, unknown client key or corruption: deliberately indistinguishable). It names
+  // the relay's public key, unauthenticated, so a client can say which key it met.
+  HandshakeRefused: { id: 8, channel: 'preauth', schema: { relayKey: bin(32) } },
   // visitor port, plaintext (visitor -> relay, relay -> visitor): the relay is not trusted with
   // anything here; its status is advice that the end-to-end handshake confirms or refutes.
   Visit: { id: 16, channel: 'visitor', schema: { v: uint(255), client: bin(32), service: serviceName } },
@@ -70,6 +74,7 @@ export interface Bodies {
   Ping: { seq: number };
   Pong: { seq: number };
   Error: { code: string; message?: string };
+  HandshakeRefused: { relayKey: Buffer };
   Visit: { v: number; client: Buffer; service: string };
   VisitStatus: { ok: boolean; code?: string; message?: string };
   JoinChallenge: { nonce: Buffer };

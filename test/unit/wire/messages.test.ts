@@ -11,6 +11,7 @@ const samples: { [K in MessageName]: Bodies[K] } = {
   Ping: { seq: 1 },
   Pong: { seq: 2 ** 32 },
   Error: { code: 'protocol_violation', message: 'bad' },
+  HandshakeRefused: { relayKey: Buffer.alloc(32, 8) },
   Visit: { v: 1, client: Buffer.alloc(32, 3), service: 'web' },
   VisitStatus: { ok: false, code: 'client_offline', message: 'client is offline' },
   JoinChallenge: { nonce: Buffer.alloc(32, 4) },
@@ -32,7 +33,7 @@ describe('message catalogue', () => {
       const back = decodeMessage(bytes, channel);
       assert.equal(back.type, name);
       assert.deepEqual(plain({ ...back, type: undefined }), plain({ ...(body as object), type: undefined }));
-      for (const other of ['control', 'visitor', 'tunnel', 'e2e'] as const) {
+      for (const other of ['preauth', 'control', 'visitor', 'tunnel', 'e2e'] as const) {
         if (other !== channel) assert.throws(() => decodeMessage(bytes, other), (e) => isTunError(e, 'MESSAGE_UNKNOWN'));
       }
     }

@@ -1,0 +1,222 @@
+/**
+ * The client: keeps an authenticated control session to the relay (reconnecting with capped,
+ * jittered backoff), and for each Open request joins a tunnel connection and answers the visitor's
+ * Noise handshake. It dials the local service only after the visitor is authenticated, allowed, and
+ * has proved it is live with its first transport record.
+ */
+import type { Socket } from 'node:net';
+import type { X25519KeyPair } from '../crypto/index.js';
+import { ctEqual } from '../crypto/index.js';
+import { TunError, asTunError, isTunError } from '../errors.js';
+import { fingerprint } from '../identity/keys.js';
+import type { KeyList } from '../identity/key-list.js';
+import type { Logger } from '../log.js';
+import { Backoff, sleep } from '../net/backoff.js';
+import { FrameReader } from '../net/frame-reader.js';
+import { dial, formatHostPort, type HostPort } from '../net/socket.js';
+import { splice } from '../net/splice.js';
+import { HandshakeState } from '../noise/index.js';
+import { ControlChannel, within, writeFrame } from '../stream/control-channel.js';
+import { serveStream } from './stream.js';
+import { NOISE_PROTOCOL, PROTOCOL_VERSION, controlPrologue, decodeMessage, encodeMessage, expectMessage, joinProof, type Message, type MessageOf } from '../wire/index.js';
+
+export interface ServiceSpec {
+  name: string;
+  local: HostPort;
+  publicPort?: number;
+}
+
+export interface ClientOptions {
+  server: HostPort;
+  relayKey: Buffer;
+  key: X25519KeyPair;
+  services: ServiceSpec[];
+  allow: KeyList | undefined;
+  log: Logger;
+  timeouts?: Partial<ClientTimeouts>;
+}
+
+export interface ClientTimeouts {
+  connectMs: number;
+  handshakeMs: number;
+  pairingMs: number;
+}
+
+const DEFAULT_TIMEOUTS: ClientTimeouts = { connectMs: 5000, handshakeMs: 10_000, pairingMs: 10_000 };
+
+export class Client {
+  readonly #o: ClientOptions;
+  readonly #log: Logger;
+  readonly #t: ClientTimeouts;
+  readonly #stop = new AbortController();
+  readonly #backoff = new Backoff();
+  #channel: ControlChannel | undefined;
+  #streams = new Set<Socket>();
+  #onlineOnce: (() => void) | undefined;
+  /** Resolves the first time the relay welcomes this client. */
+  readonly online: Promise<void>;
+
+  constructor(options: ClientOptions) {
+    this.#o = options;
+    this.#log = options.log;
+    this.#t = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.online = new Promise((resolve) => (this.#onlineOnce = resolve));
+  }
+
+  /** Runs until stop(): one control session at a time, backing off between failures. */
+  async run(): Promise<void> {
+    while (!this.#stop.signal.aborted) {
+      try {
+        await this.#session();
+      } catch (err) {
+        const e = asTunError(err, 'STREAM_TRUNCATED', 'control session failed');
+        if (this.#stop.signal.aborted) break;
+        this.#log.error(e.describe());
+      }
+      if (this.#stop.signal.aborted) break;
+      const wait = this.#backoff.next();
+      this.#log.info(`reconnecting to ${formatHostPort(this.#o.server)} in ${(wait / 1000).toFixed(1)} s`);
+      await sleep(wait, this.#stop.signal);
+    }
+  }
+
+  stop(): void {
+    this.#stop.abort();
+    this.#channel?.close(new TunError('TIMEOUT', 'client stopping'));
+    for (const s of this.#streams) s.destroy();
+  }
+
+  async #session(): Promise<void> {
+    const socket = await dial(this.#o.server, this.#t.connectMs, 'relay control port');
+    const onAbort = (): void => void socket.destroy();
+    this.#stop.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const { channel, welcome } = await this.#handshake(socket);
+      this.#channel = channel;
+      await this.#serve(channel, welcome);
+    } finally {
+      this.#stop.signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+    }
+  }
+
+  async #handshake(socket: Socket): Promise<{ channel: ControlChannel; welcome: MessageOf<'Welcome'> }> {
+    const reader = new FrameReader(socket, 1024);
+    const hs = new HandshakeState({ protocol: NOISE_PROTOCOL, initiator: true, prologue: controlPrologue(), staticKey: this.#o.key, remoteStatic: this.#o.relayKey });
+    writeFrame(socket, hs.writeMessage());
+    let frame: Buffer;
+    try {
+      frame = await within(reader.next(), this.#t.handshakeMs, 'the relay handshake');
+    } catch (err) {
+      throw new TunError('STREAM_TRUNCATED', `relay ${formatHostPort(this.#o.server)} closed the connection during the handshake (${(err as Error).message})`, 'is that address a tun relay control port?', { cause: err });
+    }
+    try {
+      hs.readMessage(frame);
+    } catch {
+      throw this.#refusal(frame);
+    }
+    const { send, receive } = hs.result!;
+    const channel = new ControlChannel(socket, reader, send, receive);
+    channel.send('Hello', { v: PROTOCOL_VERSION, services: this.#o.services.map((s) => ({ name: s.name, publicPort: s.publicPort })) });
+    const welcome = await within(channel.receiveOne(), this.#t.handshakeMs, 'the relay welcome');
+    if (welcome.type !== 'Welcome') throw new TunError('PROTOCOL_VIOLATION', `relay answered Hello with ${welcome.type}`);
+    this.#welcome(welcome);
+    return { channel, welcome };
+  }
+
+  #refusal(frame: Buffer): TunError {
+    const mine = fingerprint(this.#o.key.publicKey);
+    const expected = fingerprint(this.#o.relayKey);
+    let relayKey: Buffer | undefined;
+    try {
+      const m = decodeMessage(frame, 'preauth');
+      if (m.type === 'HandshakeRefused') relayKey = m.relayKey;
+    } catch {
+      /* not a refusal either */
+    }
+    if (!relayKey) return new TunError('PEER_AUTH_FAILED', `relay handshake failed: the answer from ${formatHostPort(this.#o.server)} did not authenticate as relay ${expected}`, 'something between you and the relay altered the handshake, or it is not a tun relay');
+    if (!ctEqual(relayKey, this.#o.relayKey)) {
+      return new TunError('RELAY_KEY_MISMATCH', `relay key mismatch: expected ${expected} got ${fingerprint(relayKey)} (as the server claims; nothing was sent to it)`, 'check --pubkey: it must be the relay\'s .pub file; if the relay key was replaced on purpose, get its new .pub');
+    }
+    return new TunError('CLIENT_NOT_AUTHORIZED', `client key ${mine} not authorized by relay ${expected}`, `append this client's .pub line to the relay's --authorized file`);
+  }
+
+  #welcome(w: MessageOf<'Welcome'>): void {
+    this.#backoff.reset();
+    for (const s of w.services) {
+      if (s.ok) this.#log.info(`service ${s.name} registered${s.publicPort ? `; also public on relay port ${s.publicPort} (the relay sees its plaintext)` : ''}`);
+      else this.#log.error(`service ${s.name} refused by the relay: ${s.code}${s.message ? `: ${s.message}` : ''}`);
+    }
+    this.#log.info(`online at relay ${fingerprint(this.#o.relayKey)} (${formatHostPort(this.#o.server)})`);
+    this.#onlineOnce?.();
+  }
+
+  #serve(channel: ControlChannel, welcome: MessageOf<'Welcome'>): Promise<void> {
+    const heartbeatMs = Math.max(1000, welcome.heartbeatMs);
+    const tunnelPort = welcome.tunnelPort;
+    return new Promise((resolve, reject) => {
+      let seq = 0;
+      const beat = setInterval(() => {
+        if (Date.now() - channel.lastReceived > 3 * heartbeatMs) channel.close(new TunError('TIMEOUT', `no answer from the relay for ${3 * heartbeatMs} ms`));
+        else channel.send('Ping', { seq: seq++ });
+      }, heartbeatMs);
+      channel.start(
+        (m: Message) => {
+          if (m.type === 'Open') void this.#open(channel, m, tunnelPort);
+          else if (m.type !== 'Pong') throw new TunError('PROTOCOL_VIOLATION', `relay sent ${m.type} during the session`);
+        },
+        (reason) => {
+          clearInterval(beat);
+          this.#channel = undefined;
+          if (this.#stop.signal.aborted) resolve();
+          else reject(new TunError(reason.code, `control connection lost: ${reason.message}`));
+        },
+      );
+    });
+  }
+
+  async #open(channel: ControlChannel, open: MessageOf<'Open'>, tunnelPort: number): Promise<void> {
+    const service = this.#o.services.find((s) => s.name === open.service);
+    if (!service || (open.mode === 'public' && service.publicPort === undefined)) {
+      channel.send('OpenFailed', { id: open.id, code: 'unknown_service', message: `no service ${open.service} here` });
+      return;
+    }
+    let local: Socket | undefined;
+    let tunnel: Socket | undefined;
+    try {
+      if (open.mode === 'public') {
+        try {
+          local = await dial(service.local, this.#t.connectMs, `local service ${service.name}`);
+        } catch (err) {
+          this.#log.warn(`public stream for ${service.name}: ${(err as Error).message}`);
+          channel.send('OpenFailed', { id: open.id, code: 'local_service_unavailable', message: 'the local service is not reachable' });
+          return;
+        }
+      }
+      tunnel = await dial({ host: this.#o.server.host, port: tunnelPort }, this.#t.connectMs, 'relay tunnel port');
+      this.#track(tunnel);
+      const reader = new FrameReader(tunnel, 256, 2);
+      const challenge = expectMessage(await within(reader.next(), this.#t.handshakeMs, 'the join challenge'), 'JoinChallenge');
+      writeFrame(tunnel, encodeMessage('Join', { id: open.id, proof: joinProof(open.token, challenge.nonce, open.id) }));
+      if (open.mode === 'public') {
+        const rest = reader.detach();
+        if (rest.length) local!.write(rest);
+        this.#track(local!);
+        splice(tunnel, local!);
+        tunnel.resume();
+        return;
+      }
+      await serveStream({ tunnel, reader, service: service.name, local: service.local, key: this.#o.key, allow: this.#o.allow, log: this.#log, timeouts: this.#t, track: (s) => this.#track(s) });
+    } catch (err) {
+      const e = asTunError(err, 'PROTOCOL_VIOLATION', 'stream failed');
+      if (e.code !== 'STREAM_TRUNCATED') this.#log.warn(`stream for ${open.service}: ${e.message}`);
+      tunnel?.destroy();
+      local?.destroy();
+    }
+  }
+
+  #track(s: Socket): void {
+    this.#streams.add(s);
+    s.once('close', () => this.#streams.delete(s));
+  }
+}

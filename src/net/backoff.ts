@@ -1,0 +1,33 @@
+/** Capped exponential backoff with jitter (rathole-style: factor, cap, randomisation ±20 %). */
+export class Backoff {
+  #attempt = 0;
+  constructor(
+    readonly initialMs = 500,
+    readonly maxMs = 30_000,
+    readonly factor = 2,
+    readonly jitter = 0.2,
+  ) {}
+
+  next(): number {
+    const base = Math.min(this.maxMs, this.initialMs * this.factor ** this.#attempt);
+    this.#attempt++;
+    const spread = base * this.jitter;
+    return Math.round(base - spread + Math.random() * 2 * spread);
+  }
+
+  reset(): void {
+    this.#attempt = 0;
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

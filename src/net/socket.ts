@@ -1,0 +1,88 @@
+/** Socket helpers with no crypto: dial with a deadline, listen, and tidy teardown. */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { TunError } from '../errors.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Parses HOST:PORT, [v6]:PORT or HOST (with a default port). */
+export function parseHostPort(text: string, defaultPort?: number, what = 'address'): HostPort {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(text) ?? /^([^:]+)(?::(\d+))?$/.exec(text);
+  const port = m?.[2] !== undefined ? Number(m[2]) : defaultPort;
+  if (!m || port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new TunError('CONFIG_INVALID', `${what} "${text}" is not HOST:PORT`, defaultPort ? `for example 127.0.0.1:${defaultPort}` : 'for example 127.0.0.1:8080');
+  }
+  return { host: m[1]!, port };
+}
+
+export function formatHostPort(hp: HostPort): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}
+
+/** Tunes a socket tun owns: no Nagle (interactive latency), and half-close left to the owner. */
+export function tune(socket: Socket): Socket {
+  socket.setNoDelay(true);
+  return socket;
+}
+
+/** Connects within `timeoutMs`; rejects with a TunError naming the target and the cause. */
+export function dial(target: HostPort, timeoutMs: number, what: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: target.host, port: target.port, allowHalfOpen: true });
+    const timer = setTimeout(() => fail(new TunError('TIMEOUT', `${what} ${formatHostPort(target)} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(err instanceof TunError ? err : new TunError('TIMEOUT', `cannot connect to ${what} ${formatHostPort(target)}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, undefined, { cause: err }));
+    };
+    socket.once('error', fail);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      resolve(tune(socket));
+    });
+  });
+}
+
+/** Listens and resolves once bound; port 0 picks a free port (read it from server.address()). */
+export function listen(hp: HostPort, onConnection: (s: Socket) => void, what: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (s) => onConnection(tune(s)));
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new TunError('CONFIG_INVALID', `cannot listen on ${formatHostPort(hp)} for ${what}: ${err.code ?? err.message}`, err.code === 'EADDRINUSE' ? 'another program uses that port; pick another with the matching --*-port option' : undefined, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(hp.port, hp.host, () => {
+      server.off('error', onError);
+      // Accept errors (EMFILE, ENFILE) must never stop the listener or the process.
+      server.on('error', () => {});
+      resolve(server);
+    });
+  });
+}
+
+export function boundPort(server: Server): number {
+  const a = server.address();
+  return typeof a === 'object' && a ? a.port : 0;
+}
+
+/** Resets a socket (RST) so the application sees an abort, never a clean end. */
+export function reset(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (typeof socket.resetAndDestroy === 'function' && (socket as unknown as { _handle?: unknown })._handle) socket.resetAndDestroy();
+  else socket.destroy();
+}
+
+/** Ends our side gracefully (flushing what was written) and destroys the socket after `ms` whatever the peer does. */
+export function endSoon(socket: Socket, ms = 1000): void {
+  socket.end();
+  setTimeout(() => socket.destroy(), ms).unref();
+}
+
+/** Closes a server and every socket it still tracks; resolves when closed. */
+export function closeServer(server: Server | undefined): Promise<void> {
+  if (!server) return Promise.resolve();
+  return new Promise((resolve) => server.close(() => resolve()));
+}

@@ -1,0 +1,52 @@
+/** Relay tunables. Tests may lower them; the defaults follow ../docs/security.md. */
+export interface RelayLimits {
+  /** Absolute deadline from accept to the first authenticated message (control), the visit request, or the join. */
+  handshakeMs: number;
+  /** How long a visitor waits for the client to join its stream. */
+  pairingMs: number;
+  /** Unauthenticated connections at once, across the three ports... */
+  preAuthMax: number;
+  /** ...and from one source address. */
+  preAuthPerIp: number;
+  /** Visitors waiting for one client's streams at once (per service). */
+  pendingPerService: number;
+  /** Control heartbeat interval told to clients; a session silent for 3 intervals is closed. */
+  heartbeatMs: number;
+}
+
+export const DEFAULT_RELAY_LIMITS: RelayLimits = {
+  handshakeMs: 5000,
+  pairingMs: 10_000,
+  preAuthMax: 256,
+  preAuthPerIp: 64,
+  pendingPerService: 64,
+  heartbeatMs: 10_000,
+};
+
+/** Counts unauthenticated connections in total and per source address. */
+export class PreAuthGate {
+  #total = 0;
+  readonly #perIp = new Map<string, number>();
+  constructor(readonly limits: Pick<RelayLimits, 'preAuthMax' | 'preAuthPerIp'>) {}
+
+  get pending(): number {
+    return this.#total;
+  }
+
+  /** Takes a slot; returns a release function (idempotent), or undefined when full. */
+  acquire(ip: string): (() => void) | undefined {
+    const n = this.#perIp.get(ip) ?? 0;
+    if (this.#total >= this.limits.preAuthMax || n >= this.limits.preAuthPerIp) return undefined;
+    this.#total++;
+    this.#perIp.set(ip, n + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#total--;
+      const m = (this.#perIp.get(ip) ?? 1) - 1;
+      if (m <= 0) this.#perIp.delete(ip);
+      else this.#perIp.set(ip, m);
+    };
+  }
+}

@@ -1,0 +1,347 @@
+/**
+ * The relay: an untrusted meeting point. It authenticates clients on the control port, pairs
+ * visitors (visitor port) with tunnel connections the client opens on request (tunnel port), and
+ * then only copies bytes. It never holds a key that can read a stream.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Server, Socket } from 'node:net';
+import { ctEqual, type X25519KeyPair } from '../crypto/index.js';
+import { TunError, asTunError, isTunError } from '../errors.js';
+import { fingerprint } from '../identity/keys.js';
+import type { KeyList } from '../identity/key-list.js';
+import type { Logger } from '../log.js';
+import { FrameReader } from '../net/frame-reader.js';
+import { boundPort, closeServer, endSoon, listen, reset, type HostPort } from '../net/socket.js';
+import { splice } from '../net/splice.js';
+import { HandshakeState } from '../noise/index.js';
+import { ControlChannel, within, writeFrame } from '../stream/control-channel.js';
+import { NOISE_PROTOCOL, controlPrologue, encodeMessage, expectMessage, joinProof, type Bodies, type Message } from '../wire/index.js';
+import { DEFAULT_RELAY_LIMITS, PreAuthGate, type RelayLimits } from './limits.js';
+import { PairingTable, type Pending } from './pairing.js';
+
+export interface RelayOptions {
+  key: X25519KeyPair;
+  authorized: KeyList;
+  bind: string;
+  controlPort: number;
+  visitorPort: number;
+  tunnelPort: number;
+  /** Public (plain TCP) mode is possible only with this set AND a permitlisten grant for the key. */
+  allowPublic: boolean;
+  log: Logger;
+  limits?: Partial<RelayLimits>;
+}
+
+interface Session {
+  key: string;
+  fp: string;
+  name: string;
+  channel: ControlChannel;
+  services: Map<string, { publicPort?: number }>;
+  publicServers: Server[];
+  heartbeat: NodeJS.Timeout;
+}
+
+const HANDSHAKE_MAX_FRAME = 1024;
+
+export class Relay {
+  readonly #o: RelayOptions;
+  readonly #log: Logger;
+  readonly limits: RelayLimits;
+  readonly #gate: PreAuthGate;
+  readonly #pairings = new PairingTable();
+  readonly #sessions = new Map<string, Session>();
+  readonly #servers: Server[] = [];
+  readonly #publicPorts = new Map<number, string>();
+  #stopped = false;
+  ports = { control: 0, visitor: 0, tunnel: 0 };
+
+  constructor(options: RelayOptions) {
+    this.#o = options;
+    this.#log = options.log;
+    this.limits = { ...DEFAULT_RELAY_LIMITS, ...options.limits };
+    this.#gate = new PreAuthGate(this.limits);
+  }
+
+  async start(): Promise<void> {
+    const at = (port: number): HostPort => ({ host: this.#o.bind, port });
+    const control = await listen(at(this.#o.controlPort), (s) => this.#guard(s, 'control', () => this.#acceptControl(s)), 'the control port');
+    this.#servers.push(control);
+    const visitor = await listen(at(this.#o.visitorPort), (s) => this.#guard(s, 'visitor', () => this.#acceptVisitor(s)), 'the visitor port');
+    this.#servers.push(visitor);
+    const tunnel = await listen(at(this.#o.tunnelPort), (s) => this.#guard(s, 'tunnel', () => this.#acceptTunnel(s)), 'the tunnel port');
+    this.#servers.push(tunnel);
+    this.ports = { control: boundPort(control), visitor: boundPort(visitor), tunnel: boundPort(tunnel) };
+    this.#log.info(`relay ${fingerprint(this.#o.key.publicKey)} listening on ${this.#o.bind}: control ${this.ports.control}, visitors ${this.ports.visitor}, tunnel ${this.ports.tunnel}; ${this.#o.authorized.entries.length} authorized client key(s)`);
+    if (this.#o.allowPublic) this.#log.warn('public mode is enabled: for services a client publishes on a relay port, this relay sees the plaintext the application sends (use TLS in the service)');
+  }
+
+  stats(): { sessions: number; pairings: number; preAuth: number } {
+    return { sessions: this.#sessions.size, pairings: this.#pairings.size, preAuth: this.#gate.pending };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const p of this.#pairings.takeAll()) reset(p.socket);
+    for (const s of [...this.#sessions.values()]) this.#endSession(s, new TunError('TIMEOUT', 'relay shutting down'));
+    await Promise.all(this.#servers.map((s) => closeServer(s)));
+  }
+
+  /** Every accepted socket: a pre-auth slot and an absolute deadline, released once the connection is authenticated or paired. */
+  #guard(socket: Socket, port: string, run: () => Promise<(() => void) | void>): void {
+    socket.on('error', () => {});
+    const ip = socket.remoteAddress ?? '?';
+    const release = this.#gate.acquire(ip);
+    if (!release) {
+      this.#log.rateLimited('warn', `preauth-full`, `too many unauthenticated connections (limit ${this.limits.preAuthMax}, ${this.limits.preAuthPerIp} per address); dropping new ones from ${ip}`);
+      socket.destroy();
+      return;
+    }
+    const deadline = setTimeout(() => {
+      this.#log.rateLimited('info', `deadline-${port}`, `${port} port: ${ip} did not complete its handshake within ${this.limits.handshakeMs} ms; closed`);
+      socket.destroy();
+    }, this.limits.handshakeMs);
+    socket.once('close', () => {
+      clearTimeout(deadline);
+      release();
+    });
+    run().then(
+      () => {
+        clearTimeout(deadline);
+        release();
+      },
+      (err) => {
+        clearTimeout(deadline);
+        release();
+        const e = asTunError(err, 'PROTOCOL_VIOLATION', 'connection failed');
+        if (e.code !== 'STREAM_TRUNCATED') this.#log.rateLimited('info', `fail-${port}-${e.code}`, `${port} port: ${ip}: ${e.message}`);
+        socket.destroy();
+      },
+    );
+  }
+
+  // ---- control port -------------------------------------------------------------------------
+
+  async #acceptControl(socket: Socket): Promise<void> {
+    const reader = new FrameReader(socket, HANDSHAKE_MAX_FRAME);
+    const hs = new HandshakeState({ protocol: NOISE_PROTOCOL, initiator: false, prologue: controlPrologue(), staticKey: this.#o.key });
+    const refuse = (): void => {
+      // Same answer for a wrong pinned key, an unknown client and corruption: no oracle.
+      writeFrame(socket, encodeMessage('HandshakeRefused', { relayKey: this.#o.key.publicKey }));
+      endSoon(socket);
+    };
+    try {
+      hs.readMessage(await reader.next());
+    } catch (err) {
+      if (isTunError(err, 'STREAM_TRUNCATED') || isTunError(err, 'FRAME_TOO_LARGE')) throw err;
+      this.#log.rateLimited('info', 'control-bad-msg1', `control port: ${socket.remoteAddress}: handshake message 1 did not authenticate (the client pinned another relay key, or the message was corrupted)`);
+      refuse();
+      return;
+    }
+    const clientKey = hs.remoteStatic!;
+    const entry = this.#o.authorized.find(clientKey);
+    if (!entry) {
+      this.#log.rateLimited('warn', `unauth-${fingerprint(clientKey)}`, `client key ${fingerprint(clientKey)} not authorized (from ${socket.remoteAddress}); to admit it, add its .pub line to ${this.#o.authorized.source}`, 10_000);
+      hs.destroy();
+      refuse();
+      return;
+    }
+    writeFrame(socket, hs.writeMessage());
+    const { send, receive } = hs.result!;
+    const channel = new ControlChannel(socket, reader, send, receive);
+    // Nothing is registered until the first transport message proves the client is live: a
+    // replayed message 1 can never get this far (it cannot decrypt message 2).
+    const hello = await channel.receiveOne();
+    if (hello.type !== 'Hello') throw new TunError('PROTOCOL_VIOLATION', `expected Hello, got ${hello.type}`);
+    this.#startSession(channel, clientKey, entry.name, entry.options.get('permitlisten') ?? [], hello);
+  }
+
+  #startSession(channel: ControlChannel, clientKey: Buffer, name: string, grants: string[], hello: Message & { type: 'Hello' }): void {
+    const key = clientKey.toString('hex');
+    const fp = fingerprint(clientKey);
+    const old = this.#sessions.get(key);
+    if (old) {
+      this.#log.warn(`client ${fp} (${name}) connected again; closing its previous control connection`);
+      this.#endSession(old, new TunError('PROTOCOL_VIOLATION', 'replaced by a newer connection with the same key'));
+    }
+    const session: Session = { key, fp, name, channel, services: new Map(), publicServers: [], heartbeat: setInterval(() => this.#checkHeartbeat(session), this.limits.heartbeatMs) };
+    session.heartbeat.unref();
+    this.#sessions.set(key, session);
+    const results: Bodies['Welcome']['services'] = [];
+    const pending: Promise<void>[] = [];
+    for (const svc of hello.services) {
+      if (session.services.has(svc.name)) {
+        results.push({ name: svc.name, ok: false, code: 'duplicate_service', message: 'listed twice' });
+        continue;
+      }
+      if (svc.publicPort === undefined) {
+        session.services.set(svc.name, {});
+        results.push({ name: svc.name, ok: true });
+        continue;
+      }
+      const denied = this.#publicDenied(svc.publicPort, grants, key);
+      if (denied) {
+        this.#log.warn(`client ${fp}: public port ${svc.publicPort} for ${svc.name} refused: ${denied}`);
+        results.push({ name: svc.name, ok: false, code: 'public_port_denied', message: denied });
+        continue;
+      }
+      const result: Bodies['Welcome']['services'][number] = { name: svc.name, ok: true, publicPort: svc.publicPort };
+      results.push(result);
+      session.services.set(svc.name, { publicPort: svc.publicPort });
+      pending.push(this.#openPublic(session, svc.name, svc.publicPort).catch((err: unknown) => {
+        session.services.delete(svc.name);
+        Object.assign(result, { ok: false, code: 'public_port_denied', message: (err as Error).message });
+      }));
+    }
+    void Promise.all(pending).then(() => {
+      if (channel.closed) return;
+      channel.send('Welcome', { tunnelPort: this.ports.tunnel, heartbeatMs: this.limits.heartbeatMs, services: results });
+      this.#log.info(`client ${fp} (${name}) online with services: ${results.map((r) => `${r.name}${r.publicPort ? `[public :${r.publicPort}]` : ''}${r.ok ? '' : ` (refused: ${r.code})`}`).join(', ') || '(none)'}`);
+    });
+    channel.start(
+      (m) => this.#onControlMessage(session, m),
+      (reason) => this.#endSession(session, reason),
+    );
+  }
+
+  #publicDenied(port: number, grants: string[], key: string): string | undefined {
+    if (!this.#o.allowPublic) return 'this relay was started without --public';
+    if (!grants.includes(String(port))) return `port ${port} is not granted to this key (add permitlisten=${port} before its line in ${this.#o.authorized.source})`;
+    const owner = this.#publicPorts.get(port);
+    if (owner && owner !== key) return `port ${port} is in use by another client`;
+    return undefined;
+  }
+
+  #onControlMessage(session: Session, m: Message): void {
+    switch (m.type) {
+      case 'Ping':
+        session.channel.send('Pong', { seq: m.seq });
+        return;
+      case 'Pong':
+        return;
+      case 'OpenFailed': {
+        const p = this.#pairings.peek(m.id);
+        if (!p || p.sessionKey !== session.key) return;
+        this.#pairings.take(m.id);
+        this.#failPending(p, m.code, m.message ?? 'the client could not open the stream');
+        return;
+      }
+      default:
+        throw new TunError('PROTOCOL_VIOLATION', `client sent ${m.type}, which only the relay may send`);
+    }
+  }
+
+  #checkHeartbeat(session: Session): void {
+    if (Date.now() - session.channel.lastReceived > 3 * this.limits.heartbeatMs) {
+      this.#log.warn(`client ${session.fp} (${session.name}): no heartbeat for ${3 * this.limits.heartbeatMs} ms; closing its session`);
+      this.#endSession(session, new TunError('TIMEOUT', 'heartbeat timeout'));
+    }
+  }
+
+  #endSession(session: Session, reason: TunError): void {
+    clearInterval(session.heartbeat);
+    session.channel.close(reason);
+    for (const srv of session.publicServers) void closeServer(srv);
+    for (const [port, owner] of this.#publicPorts) if (owner === session.key) this.#publicPorts.delete(port);
+    if (this.#sessions.get(session.key) !== session) return;
+    this.#sessions.delete(session.key);
+    for (const p of this.#pairings.takeAllFor(session.key)) this.#failPending(p, 'client_offline', 'the client went offline');
+    this.#log.info(`client ${session.fp} (${session.name}) offline: ${reason.message}`);
+  }
+
+  // ---- visitor port -------------------------------------------------------------------------
+
+  async #acceptVisitor(socket: Socket): Promise<void> {
+    const reader = new FrameReader(socket, HANDSHAKE_MAX_FRAME, 2);
+    const visit = expectMessage(await reader.next(), 'Visit');
+    const message1 = await reader.next();
+    const status = (code: string, message: string): void => {
+      writeFrame(socket, encodeMessage('VisitStatus', { ok: false, code, message }));
+      endSoon(socket);
+    };
+    const key = visit.client.toString('hex');
+    const session = this.#sessions.get(key);
+    if (!session) return status('client_offline', `client ${fingerprint(visit.client)} is not connected to this relay`);
+    if (!session.services.has(visit.service)) return status('unknown_service', `client ${session.fp} does not offer a service named "${visit.service}"`);
+    if (this.#pairings.countFor(key, visit.service) >= this.limits.pendingPerService) {
+      this.#log.rateLimited('warn', `busy-${key}`, `client ${session.fp}: ${this.limits.pendingPerService} visitors already waiting for ${visit.service}; refusing more`);
+      return status('busy', 'too many visitors are waiting for this service; try again');
+    }
+    reader.pause();
+    this.#requestStream(session, visit.service, 'e2e', socket, { reader, message1 });
+  }
+
+  #requestStream(session: Session, service: string, mode: 'e2e' | 'public', socket: Socket, extra: Partial<Pending>): void {
+    const p = this.#pairings.create({ sessionKey: session.key, service, mode, socket, ...extra }, this.limits.pairingMs, (expired) =>
+      this.#failPending(expired, 'timeout', `the client did not open the stream within ${this.limits.pairingMs} ms`),
+    );
+    socket.once('close', () => this.#pairings.take(p.id));
+    session.channel.send('Open', { id: p.id, token: p.token, service, mode });
+  }
+
+  #failPending(p: Pending, code: string, message: string): void {
+    this.#log.info(`stream for ${p.service} not opened: ${code}: ${message}`);
+    if (p.mode === 'e2e' && !p.socket.destroyed) {
+      writeFrame(p.socket, encodeMessage('VisitStatus', { ok: false, code, message }));
+      endSoon(p.socket);
+    } else {
+      reset(p.socket);
+    }
+  }
+
+  // ---- tunnel port --------------------------------------------------------------------------
+
+  async #acceptTunnel(socket: Socket): Promise<void> {
+    const reader = new FrameReader(socket, 256, 2);
+    const challenge = randomBytes(32);
+    writeFrame(socket, encodeMessage('JoinChallenge', { nonce: challenge }));
+    const join = expectMessage(await reader.next(), 'Join');
+    const p = this.#pairings.peek(join.id);
+    const session = p ? this.#sessions.get(p.sessionKey) : undefined;
+    const expected = p ? joinProof(p.token, challenge, join.id) : randomBytes(32);
+    const proofOk = ctEqual(expected, join.proof);
+    if (!p || !session || !proofOk || Date.now() > p.expires) {
+      this.#log.rateLimited('warn', 'bad-join', `tunnel port: ${socket.remoteAddress}: join refused (unknown, used, expired or unproven pairing)`);
+      socket.destroy();
+      return;
+    }
+    this.#pairings.take(join.id);
+    const rest = reader.detach();
+    const peer = p.socket;
+    if (p.mode === 'e2e') {
+      const visitorRest = p.reader!.detach();
+      writeFrame(peer, encodeMessage('VisitStatus', { ok: true }));
+      writeFrame(socket, p.message1!);
+      if (visitorRest.length) socket.write(visitorRest);
+      peer.resume();
+    }
+    if (rest.length) peer.write(rest);
+    socket.resume();
+    const started = Date.now();
+    splice(peer, socket, (up, down) => this.#log.debug(`stream ${p.service} (${p.mode}) closed after ${Date.now() - started} ms: ${up} bytes up, ${down} bytes down`));
+  }
+
+  // ---- public ports (plain TCP, opt-in) -----------------------------------------------------
+
+  async #openPublic(session: Session, service: string, port: number): Promise<void> {
+    const server = await listen({ host: this.#o.bind, port }, (socket) => {
+      socket.on('error', () => {});
+      socket.pause();
+      if (this.#pairings.countFor(session.key, service) >= this.limits.pendingPerService) {
+        this.#log.rateLimited('warn', `busy-pub-${port}`, `public port ${port}: too many users waiting; refusing more`);
+        reset(socket);
+        return;
+      }
+      this.#requestStream(session, service, 'public', socket, {});
+    }, `public service ${service}`);
+    if (session.channel.closed) {
+      void closeServer(server);
+      return;
+    }
+    session.publicServers.push(server);
+    this.#publicPorts.set(port, session.key);
+    this.#log.warn(`public port ${port} serves ${service} of client ${session.fp} in plain TCP: this relay sees what the application sends`);
+  }
+}
+

@@ -1,0 +1,119 @@
+/**
+ * The control channel after its handshake: msgpack messages, each in one Noise transport message,
+ * each in one frame. Used by the relay and the client alike. Owns its socket: `close()` destroys
+ * it, once, whatever happened before.
+ */
+import type { Socket } from 'node:net';
+import { TunError, asTunError } from '../errors.js';
+import type { FrameReader } from '../net/frame-reader.js';
+import type { CipherState } from '../noise/index.js';
+import { decodeMessage, encodeMessage, type Bodies, type Message, type MessageName } from '../wire/index.js';
+
+const EMPTY = Buffer.alloc(0);
+/** Control frames are small; anything larger is a violation. */
+export const CONTROL_MAX_FRAME = 16 * 1024;
+
+export class ControlChannel {
+  readonly socket: Socket;
+  readonly #reader: FrameReader;
+  readonly #send: CipherState;
+  readonly #receive: CipherState;
+  #closed = false;
+  #onClose: ((reason: TunError) => void) | undefined;
+  lastReceived = Date.now();
+
+  constructor(socket: Socket, reader: FrameReader, send: CipherState, receive: CipherState) {
+    this.socket = socket;
+    this.#reader = reader;
+    this.#send = send;
+    this.#receive = receive;
+    reader.decoder.setMaxFrame(CONTROL_MAX_FRAME);
+    socket.on('error', () => {});
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  send<K extends MessageName>(type: K, body: Bodies[K]): void {
+    if (this.#closed) return;
+    const ct = this.#send.encryptWithAd(EMPTY, encodeMessage(type, body));
+    const frame = Buffer.allocUnsafe(2 + ct.length);
+    frame.writeUInt16BE(ct.length, 0);
+    ct.copy(frame, 2);
+    this.socket.write(frame);
+  }
+
+  /** Decrypts and decodes one frame received in pull mode (the first message after the handshake). */
+  async receiveOne(): Promise<Message> {
+    return this.#decode(await this.#reader.next());
+  }
+
+  /** Push mode: calls `onMessage` per message; `onClose` once with the reason the channel ended. */
+  start(onMessage: (m: Message) => void, onClose: (reason: TunError) => void): void {
+    this.#onClose = onClose;
+    this.#reader.onFrame(
+      (frame) => {
+        if (this.#closed) return;
+        let msg: Message;
+        try {
+          msg = this.#decode(frame);
+        } catch (err) {
+          return this.close(asTunError(err, 'PROTOCOL_VIOLATION', 'bad control message'));
+        }
+        try {
+          onMessage(msg);
+        } catch (err) {
+          this.close(asTunError(err, 'PROTOCOL_VIOLATION', 'control message handling failed'));
+        }
+      },
+      (err) => this.close(asTunError(err, 'STREAM_TRUNCATED', 'control connection closed')),
+    );
+  }
+
+  close(reason: TunError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#send.wipe();
+    this.#receive.wipe();
+    this.socket.destroy();
+    this.#onClose?.(reason);
+  }
+
+  /** Sends an Error message, then closes after it has been flushed (or 1 s). */
+  fail(code: string, message: string, reason: TunError): void {
+    if (this.#closed) return;
+    try {
+      this.send('Error', { code, message });
+    } catch {
+      /* closing anyway */
+    }
+    this.socket.end();
+    setTimeout(() => this.close(reason), 1000).unref();
+  }
+
+  #decode(frame: Buffer): Message {
+    this.lastReceived = Date.now();
+    const plain = this.#receive.decryptWithAd(EMPTY, frame);
+    const msg = decodeMessage(plain, 'control');
+    if (msg.type === 'Error') throw new TunError('PROTOCOL_VIOLATION', `peer reported ${msg.code}: ${msg.message ?? ''}`);
+    return msg;
+  }
+}
+
+export function writeFrame(socket: Socket, payload: Uint8Array): boolean {
+  const frame = Buffer.allocUnsafe(2 + payload.length);
+  frame.writeUInt16BE(payload.length, 0);
+  frame.set(payload, 2);
+  return socket.write(frame);
+}
+
+/** Rejects with TIMEOUT when `p` takes longer than `ms`; clears its timer either way. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new TunError('TIMEOUT', `${what} took longer than ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
