@@ -2,6 +2,10 @@ import { Command, CommanderError } from 'commander';
 import { reportFatal } from './errors.js';
 import { registerKey } from './key.js';
 import { registerKeygen } from './keygen.js';
+import { registerClient } from './client.js';
+import { registerDemo } from './demo.js';
+import { registerServer } from './server.js';
+import { registerVisit } from './visit.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -13,6 +17,10 @@ export function buildProgram(): Command {
     .exitOverride();
   registerKeygen(program);
   registerKey(program);
+  registerServer(program);
+  registerClient(program);
+  registerVisit(program);
+  registerDemo(program);
   return program;
 }
 

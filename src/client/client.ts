@@ -42,6 +42,8 @@ export interface ClientTimeouts {
   pairingMs: number;
 }
 
+const FATAL = new Set(['RELAY_KEY_MISMATCH', 'CLIENT_NOT_AUTHORIZED']);
+
 const DEFAULT_TIMEOUTS: ClientTimeouts = { connectMs: 5000, handshakeMs: 10_000, pairingMs: 10_000 };
 
 export class Client {
@@ -71,6 +73,9 @@ export class Client {
       } catch (err) {
         const e = asTunError(err, 'STREAM_TRUNCATED', 'control session failed');
         if (this.#stop.signal.aborted) break;
+        // A relay that is not the pinned one, or that refuses our key, will not change its mind
+        // by retrying: stop and say so (a supervisor restarting us will show the same message).
+        if (FATAL.has(e.code)) throw e;
         this.#log.error(e.describe());
       }
       if (this.#stop.signal.aborted) break;

@@ -17,9 +17,9 @@ export interface RelayLimits {
 export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   handshakeMs: 5000,
   pairingMs: 10_000,
-  preAuthMax: 256,
-  preAuthPerIp: 64,
-  pendingPerService: 64,
+  preAuthMax: 1024,
+  preAuthPerIp: 256,
+  pendingPerService: 256,
   heartbeatMs: 10_000,
 };
 

@@ -76,6 +76,10 @@ export class Relay {
     if (this.#o.allowPublic) this.#log.warn('public mode is enabled: for services a client publishes on a relay port, this relay sees the plaintext the application sends (use TLS in the service)');
   }
 
+  get publicKey(): Buffer {
+    return Buffer.from(this.#o.key.publicKey);
+  }
+
   stats(): { sessions: number; pairings: number; preAuth: number } {
     return { sessions: this.#sessions.size, pairings: this.#pairings.size, preAuth: this.#gate.pending };
   }

@@ -89,6 +89,7 @@ export class SecureChannel {
       else this.#maybeDone();
     });
     this.#tunnel.on('drain', () => app.resume());
+    app.resume();
     this.#reader.onFrame(
       (frame) => this.#fromTunnel(frame),
       (err) => this.#tunnelEnded(err),

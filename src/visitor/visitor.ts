@@ -124,7 +124,6 @@ export class Visitor {
     const channel = new SecureChannel(relay, reader, send, receive, this.#log);
     channel.sendRecord(encodeRecord(RecordKind.OPEN));
     this.#log.debug(`stream to ${service} of client ${cfp} open`);
-    app.resume();
     const outcome = await channel.bridge(app);
     if (!outcome.ok && outcome.remote) {
       this.#log.error(`stream to ${service} aborted by client ${cfp}: ${outcome.code}: ${outcome.message}${HINTS[outcome.code] ? `\n  hint: ${HINTS[outcome.code]}` : ''}`);

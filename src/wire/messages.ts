@@ -93,10 +93,16 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false, int64AsType: 'number', moreTypes: false });
 
 export function encodeMessage<K extends MessageName>(type: K, body: Bodies[K]): Buffer {
-  const def = CATALOGUE[type];
-  const clean: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(body)) if (v !== undefined) clean[k] = v;
-  return packr.pack([def.id, clean]);
+  return packr.pack([CATALOGUE[type].id, withoutUndefined(body)]);
+}
+
+/** Optional fields are omitted, never sent as msgpack's `undefined` extension (which decoders refuse). */
+function withoutUndefined(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutUndefined);
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = withoutUndefined(x);
+  return out;
 }
 
 /**

@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import { Client, type ServiceSpec } from '../client/client.js';
+import { TunError } from '../errors.js';
+import { KeyList } from '../identity/key-list.js';
+import { parseHostPort } from '../net/socket.js';
+import { SERVICE_NAME } from '../wire/index.js';
+import { LOG_LEVEL_HELP, loadKeyPair, loadPublicKey, parsePort, roleLogger, runDaemon } from './common.js';
+
+interface ClientOpts {
+  server: string;
+  pubkey: string;
+  key: string;
+  allow?: string;
+  logLevel?: string;
+}
+
+/**
+ * --service, --local and --public-port may repeat; each --local and --public-port belongs to the
+ * --service before it, so `--service web --local :8080 --service ssh --local :22` offers two.
+ */
+class ServiceFlags {
+  readonly specs: Partial<ServiceSpec>[] = [];
+  service = (name: string): void => {
+    if (!SERVICE_NAME.test(name)) throw new TunError('CONFIG_INVALID', `service name "${name}" is not valid`, 'use 1-64 letters, digits, ".", "_" or "-"');
+    if (this.specs.some((s) => s.name === name)) throw new TunError('CONFIG_INVALID', `service ${name} is given twice`);
+    this.specs.push({ name });
+  };
+  local = (addr: string): void => {
+    this.#last('--local').local = parseHostPort(addr, undefined, '--local');
+  };
+  publicPort = (port: string): void => {
+    this.#last('--public-port').publicPort = parsePort(port, '--public-port');
+  };
+  #last(flag: string): Partial<ServiceSpec> {
+    const s = this.specs.at(-1);
+    if (!s) throw new TunError('CONFIG_INVALID', `${flag} must follow the --service it belongs to`, 'for example: --service web --local 127.0.0.1:8080');
+    return s;
+  }
+  finish(): ServiceSpec[] {
+    if (this.specs.length === 0) throw new TunError('CONFIG_INVALID', 'no service given', 'add --service NAME --local HOST:PORT');
+    for (const s of this.specs) if (!s.local) throw new TunError('CONFIG_INVALID', `service ${s.name} has no --local`, `add --local HOST:PORT right after --service ${s.name}`);
+    return this.specs as ServiceSpec[];
+  }
+}
+
+export function registerClient(program: Command): void {
+  const flags = new ServiceFlags();
+  const wrap = (fn: (v: string) => void) => (v: string): string => {
+    fn(v);
+    return v;
+  };
+  program
+    .command('client')
+    .description('connect to a relay and offer local services to the visitors you allow')
+    .requiredOption('--server <host[:port]>', 'relay control address (default port 8009)')
+    .requiredOption('--pubkey <file>', "the relay's .pub file: the only relay key this client accepts")
+    .requiredOption('--key <file>', "this client's private key")
+    .option('--service <name>', 'a service name visitors ask for (repeatable)', wrap(flags.service))
+    .option('--local <host:port>', 'where the service before it listens, e.g. 127.0.0.1:8080', wrap(flags.local))
+    .option('--public-port <port>', 'also publish the service before it on this relay port as plain TCP (needs relay --public and a permitlisten grant; the relay sees that traffic)', wrap(flags.publicPort))
+    .option('--allow <file>', 'visitor public keys allowed to connect, one .pub line each (without it no visitor is allowed)')
+    .option('--log-level <level>', LOG_LEVEL_HELP)
+    .action((o: ClientOpts) =>
+      runDaemon(async () => {
+        const log = roleLogger('client', o.logLevel);
+        const services = flags.finish();
+        const allow = o.allow ? KeyList.load(o.allow) : undefined;
+        if (!allow && services.some((s) => s.publicPort === undefined)) log.warn('no --allow list: every visitor will be refused (give --allow visitors.list with their .pub lines)');
+        const client = new Client({
+          server: parseHostPort(o.server, 8009, '--server'),
+          relayKey: loadPublicKey(o.pubkey),
+          key: loadKeyPair(o.key),
+          services,
+          allow,
+          log,
+        });
+        const running = client.run();
+        await Promise.race([client.online, running]);
+        return {
+          ready: `tun client ready: ${services.map((s) => s.name).join(', ')}`,
+          stop: async () => {
+            client.stop();
+            await running;
+          },
+        };
+      }),
+    );
+}

@@ -1,0 +1,48 @@
+import type { Command } from 'commander';
+import { fingerprint } from '../identity/keys.js';
+import { KeyList } from '../identity/key-list.js';
+import { Relay } from '../relay/relay.js';
+import { LOG_LEVEL_HELP, loadKeyPair, parsePort, roleLogger, runDaemon } from './common.js';
+
+interface ServerOpts {
+  key: string;
+  authorized: string;
+  bind: string;
+  controlPort: string;
+  visitorPort: string;
+  tunnelPort: string;
+  public: boolean;
+  logLevel?: string;
+}
+
+export function registerServer(program: Command): void {
+  program
+    .command('server')
+    .description('run the relay: authenticates clients and joins visitors to their streams without being able to read them')
+    .requiredOption('--key <file>', "the relay's private key (tun keygen --out keys/relay)")
+    .requiredOption('--authorized <file>', 'client public keys allowed to connect, one .pub line each')
+    .option('--bind <host>', 'address to listen on', '0.0.0.0')
+    .option('--control-port <port>', 'port for client control connections', '8009')
+    .option('--visitor-port <port>', 'port for visitors', '8007')
+    .option('--tunnel-port <port>', 'port clients open streams on', '8008')
+    .option('--public', 'allow clients to publish plain-TCP ports granted by permitlisten=PORT in --authorized (the relay then sees that traffic)', false)
+    .option('--log-level <level>', LOG_LEVEL_HELP)
+    .action((o: ServerOpts) =>
+      runDaemon(async () => {
+        const log = roleLogger('relay', o.logLevel);
+        const relay = new Relay({
+          key: loadKeyPair(o.key),
+          authorized: KeyList.load(o.authorized),
+          bind: o.bind,
+          controlPort: parsePort(o.controlPort, '--control-port'),
+          visitorPort: parsePort(o.visitorPort, '--visitor-port'),
+          tunnelPort: parsePort(o.tunnelPort, '--tunnel-port'),
+          allowPublic: o.public,
+          log,
+        });
+        await relay.start();
+        const p = relay.ports;
+        return { ready: `tun server ready: relay ${fingerprint(relay.publicKey)} control ${p.control} visitor ${p.visitor} tunnel ${p.tunnel}`, stop: () => relay.stop() };
+      }),
+    );
+}
