@@ -12,7 +12,7 @@ export class Backoff {
     const base = Math.min(this.maxMs, this.initialMs * this.factor ** this.#attempt);
     this.#attempt++;
     const spread = base * this.jitter;
-    return Math.round(base - spread + Math.random() * 2 * spread);
+    return Math.min(this.maxMs, Math.round(base - spread + Math.random() * 2 * spread));
   }
 
   reset(): void {

@@ -22,26 +22,33 @@ function tracked(server: Server): Set<Socket> {
   return set;
 }
 
+export interface EchoConnection {
+  chunks: Buffer[];
+  /** How the peer ended it: clean 'end', 'reset', or undefined while open. */
+  how?: 'end' | 'reset';
+}
+
+/** Echoes bytes and half-close (ends its write side when the peer ends). Records how each connection ended. */
 export class EchoService {
   readonly server: Server;
+  readonly connections: EchoConnection[] = [];
   readonly #sockets: Set<Socket>;
-  readonly endings: ('end' | 'reset')[] = [];
-  readonly #chunks: Buffer[][] = [];
-  /** What each connection sent, in accept order. */
-  get received(): Buffer[] {
-    return this.#chunks.map((c) => Buffer.concat(c));
-  }
   port = 0;
   constructor() {
     this.server = createServer({ allowHalfOpen: true }, (s) => {
-      const mine: Buffer[] = [];
-      this.#chunks.push(mine);
-      s.on('data', (d: Buffer) => mine.push(d));
+      const c: EchoConnection = { chunks: [] };
+      this.connections.push(c);
+      s.on('data', (d: Buffer) => c.chunks.push(d));
       s.pipe(s);
-      s.on('error', () => this.endings.push('reset'));
-      s.on('end', () => this.endings.push('end'));
+      s.on('error', () => (c.how ??= 'reset'));
+      s.on('end', () => (c.how ??= 'end'));
+      s.on('close', () => (c.how ??= 'reset'));
     });
     this.#sockets = tracked(this.server);
+  }
+  /** What each connection sent, in accept order. */
+  get received(): Buffer[] {
+    return this.connections.map((c) => Buffer.concat(c.chunks));
   }
   async start(): Promise<this> {
     this.port = await listenOn(this.server);
@@ -67,11 +74,18 @@ export function dial(port: number): Promise<Socket> {
   });
 }
 
-/** Collects everything `s` receives until it ends, errors, or `ms` passes. */
+/**
+ * Collects everything `s` receives until it ends, errors, or `ms` passes.
+ *
+ * A reset that arrives while this side is still writing can surface as EOF on the read side (the
+ * kernel hands ECONNRESET to the write instead). So on EOF with our write side still open, a probe
+ * byte is written: a peer that half-closed cleanly accepts it, a reset connection fails it.
+ */
 export function collect(s: Socket, ms = 20_000): Promise<Outcome> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let done = false;
+    let ended = false;
     const finish = (how: Outcome['how'], error?: string): void => {
       if (done) return;
       done = true;
@@ -83,9 +97,14 @@ export function collect(s: Socket, ms = 20_000): Promise<Outcome> {
       s.destroy();
     }, ms);
     s.on('data', (d: Buffer) => chunks.push(d));
-    s.on('end', () => finish('end'));
+    s.on('end', () => {
+      ended = true;
+      if (s.writableEnded) return finish('end');
+      s.write('?');
+      setTimeout(() => finish('end'), 500);
+    });
     s.on('error', (e: NodeJS.ErrnoException) => finish('reset', e.code ?? e.message));
-    s.on('close', () => finish('reset', 'closed without end'));
+    s.on('close', (hadError) => finish(hadError || !ended ? 'reset' : 'end', hadError ? 'error' : undefined));
   });
 }
 

@@ -1,0 +1,93 @@
+/**
+ * Control-channel authentication with real processes: a client that pinned another relay key and a
+ * client the relay does not list are both refused with a message that says which key and what to
+ * do, and an authorized client's streams carry on meanwhile.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { KeyDir } from '../helpers/keys.js';
+import { EchoService, collect, dial, send } from '../helpers/net.js';
+import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
+
+describe('control channel authentication (real CLI processes)', () => {
+  const keys = new KeyDir();
+  const relayKey = keys.key('relay');
+  const impostorKey = keys.key('impostor-relay');
+  const clientKey = keys.key('client');
+  const unknownKey = keys.key('unknown-client');
+  const visitorKey = keys.key('visitor');
+  const echo = new EchoService();
+  const procs: TunProcess[] = [];
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+  let visitorPort = 0;
+
+  const streamWorks = async (): Promise<void> => {
+    const data = randomBytes(100_000);
+    const s = await dial(visitorPort);
+    const done = collect(s);
+    await send(s, data);
+    const out = await done;
+    assert.equal(out.how, 'end');
+    assert.ok(out.data.equals(data), 'the authorized client still serves streams');
+  };
+
+  before(async () => {
+    await echo.start();
+    relay = await startRelay(['--key', relayKey.key, '--authorized', keys.list('clients.list', [clientKey.line])]);
+    procs.push(relay.proc);
+    procs.push(await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', relayKey.pub, '--key', clientKey.key, '--service', 'echo', '--local', `127.0.0.1:${echo.port}`, '--allow', keys.list('visitors.list', [visitorKey.line])]));
+    const v = await startVisitor(['--server', `127.0.0.1:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo']);
+    procs.push(v.proc);
+    visitorPort = v.port;
+    await streamWorks();
+  });
+
+  after(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await echo.stop();
+    keys.remove();
+  });
+
+  it('a client that pinned another relay key stops with "relay key mismatch: expected ... got ..."', async () => {
+    const p = new TunProcess(['client', '--server', `127.0.0.1:${relay.control}`, '--pubkey', impostorKey.pub, '--key', clientKey.key, '--service', 'echo', '--local', `127.0.0.1:${echo.port}`]);
+    procs.push(p);
+    assert.equal(await p.exited, 1);
+    assert.match(p.stderr, new RegExp(`relay key mismatch: expected ${impostorKey.fingerprint} got ${relayKey.fingerprint}`));
+    assert.match(p.stderr, /hint: check --pubkey/);
+    assert.doesNotMatch(p.stderr, /at .*\.js:\d+/, 'no stack trace');
+    await streamWorks();
+  });
+
+  it('a client key the relay does not list is refused; both sides name the key', async () => {
+    const p = new TunProcess(['client', '--server', `127.0.0.1:${relay.control}`, '--pubkey', relayKey.pub, '--key', unknownKey.key, '--service', 'echo', '--local', `127.0.0.1:${echo.port}`]);
+    procs.push(p);
+    assert.equal(await p.exited, 1);
+    assert.match(p.stderr, new RegExp(`client key ${unknownKey.fingerprint} not authorized by relay ${relayKey.fingerprint}`));
+    assert.match(p.stderr, /hint: append this client's \.pub line to the relay's --authorized file/);
+    await relay.proc.waitFor(new RegExp(`client key ${unknownKey.fingerprint} not authorized .*add its \\.pub line to .*clients\\.list`));
+    await streamWorks();
+  });
+
+  it('an unauthorized client cannot claim the authorized client\'s service', async () => {
+    // Routes are (client key, service): a visitor pinned to the unknown key is told it is offline,
+    // never connected to the real client's service.
+    const v = new TunProcess(['visit', '--listen', '127.0.0.1:0', '--server', `127.0.0.1:${relay.visitor}`, '--pubkey', unknownKey.pub, '--key', visitorKey.key, '--service', 'echo']);
+    procs.push(v);
+    const port = Number((await v.waitFor(/listening on port (\d+)/))[1]);
+    const s = await dial(port);
+    const out = collect(s);
+    s.end('x');
+    assert.equal((await out).how, 'reset');
+    await v.waitFor(/client_offline/);
+  });
+
+  it('the relay refuses garbage on the control port without hurting sessions', async () => {
+    const s = await dial(relay.control);
+    const out = collect(s, 10_000);
+    s.write(Buffer.concat([Buffer.from([0x00, 0x60]), randomBytes(96)]));
+    const o = await out;
+    assert.notEqual(o.how, 'timeout', 'the relay closed the connection');
+    await streamWorks();
+  });
+});

@@ -1,0 +1,135 @@
+/**
+ * The relay (or the network) as an attacker: proxies in front of the relay's visitor port record,
+ * flip a bit, or cut the stream cleanly. The apps must never see plaintext on the wire, a corrupt
+ * byte, or a clean EOF for a stream that was cut.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { KeyDir } from '../helpers/keys.js';
+import { EchoService, Proxy, collect, dial, send, type Direction } from '../helpers/net.js';
+import { startClient, startRelay, startVisitor, type TunProcess } from '../helpers/proc.js';
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('a hostile relay path (real CLI processes behind proxies)', () => {
+  const keys = new KeyDir();
+  const relayKey = keys.key('relay');
+  const clientKey = keys.key('client');
+  const visitorKey = keys.key('visitor');
+  const echo = new EchoService();
+  const procs: TunProcess[] = [];
+  const proxies: Proxy[] = [];
+  let relayVisitorPort = 0;
+
+  /** A visitor whose connections to the relay pass through a proxy with `tamper`. */
+  const visitorBehind = async (tamper?: (dir: Direction, chunk: Buffer, offset: number) => Buffer | 'cut'): Promise<{ port: number; proxy: Proxy; proc: TunProcess }> => {
+    const proxy = await new Proxy(relayVisitorPort, tamper).start();
+    proxies.push(proxy);
+    const v = await startVisitor(['--server', `127.0.0.1:${proxy.port}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo']);
+    procs.push(v.proc);
+    return { port: v.port, proxy, proc: v.proc };
+  };
+
+  before(async () => {
+    await echo.start();
+    const relay = await startRelay(['--key', relayKey.key, '--authorized', keys.list('clients.list', [clientKey.line])]);
+    procs.push(relay.proc);
+    relayVisitorPort = relay.visitor;
+    procs.push(await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', relayKey.pub, '--key', clientKey.key, '--service', 'echo', '--local', `127.0.0.1:${echo.port}`, '--allow', keys.list('visitors.list', [visitorKey.line])]));
+  });
+
+  after(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await Promise.all(proxies.map((p) => p.stop()));
+    await echo.stop();
+    keys.remove();
+  });
+
+  it('no plaintext marker crosses the relay, in either direction', async () => {
+    const marker = Buffer.from('TUN-PLAINTEXT-MARKER-7f3a9c');
+    const payload = Buffer.concat(Array.from({ length: 50 }, (_, i) => Buffer.concat([marker, Buffer.from(` #${i} `), randomBytes(500)])));
+    // The detector works: the same proxy in front of the echo service itself sees the marker.
+    const control = await new Proxy(echo.port).start();
+    proxies.push(control);
+    const c = await dial(control.port);
+    const cOut = collect(c);
+    await send(c, payload);
+    await cOut;
+    assert.ok(control.all('up').includes(marker) && control.all('down').includes(marker), 'the recording proxy can see plaintext when there is some');
+
+    const { port, proxy } = await visitorBehind();
+    const s = await dial(port);
+    const out = collect(s);
+    await send(s, payload);
+    const o = await out;
+    assert.equal(o.how, 'end');
+    assert.ok(o.data.equals(payload), 'the app got its echo');
+    const up = proxy.all('up');
+    const down = proxy.all('down');
+    assert.ok(up.length > payload.length && down.length > payload.length, 'the proxy recorded the whole stream');
+    assert.equal(up.includes(marker), false, 'no marker visitor -> relay');
+    assert.equal(down.includes(marker), false, 'no marker relay -> visitor');
+    assert.equal(up.includes(marker.subarray(0, 12)), false);
+  });
+
+  for (const dir of ['up', 'down'] as const) {
+    it(`one flipped bit (${dir === 'up' ? 'visitor -> relay' : 'relay -> visitor'}) resets both apps and delivers no corrupt byte`, async () => {
+      const flipAt = 40_000;
+      const { port } = await visitorBehind((d, chunk, offset) => {
+        if (d !== dir || flipAt < offset || flipAt >= offset + chunk.length) return chunk;
+        const copy = Buffer.from(chunk);
+        copy[flipAt - offset]! ^= 0x10;
+        return copy;
+      });
+      const before = echo.connections.length;
+      const data = randomBytes(400_000);
+      const s = await dial(port);
+      const out = collect(s);
+      await send(s, data, false);
+      const o = await out;
+      assert.equal(o.how, 'reset', 'the visitor-side app sees a reset');
+      assert.ok(o.data.length < data.length, 'the stream was cut short');
+      assert.ok(o.data.equals(data.subarray(0, o.data.length)), 'every byte the visitor-side app got is genuine');
+      await until(() => echo.connections.length > before && echo.connections[before]!.how !== undefined);
+      const conn = echo.connections[before]!;
+      assert.equal(conn.how, 'reset', 'the service-side app sees a reset');
+      const got = Buffer.concat(conn.chunks);
+      assert.ok(got.equals(data.subarray(0, got.length)), 'every byte the service got is genuine');
+      s.destroy();
+    });
+  }
+
+  it('a stream cut cleanly (FIN) by the relay reaches the apps as a reset, not EOF', async () => {
+    const { port, proc } = await visitorBehind((d, chunk, offset) => (d === 'down' && offset + chunk.length > 100_000 ? 'cut' : chunk));
+    const before = echo.connections.length;
+    const data = randomBytes(400_000);
+    const s = await dial(port);
+    const out = collect(s);
+    await send(s, data, false);
+    const o = await out;
+    assert.equal(o.how, 'reset', `the visitor-side app sees a reset (got ${o.how})`);
+    assert.ok(o.data.equals(data.subarray(0, o.data.length)));
+    await proc.waitFor(/without an authenticated end of stream/);
+    await until(() => echo.connections[before]?.how !== undefined);
+    assert.equal(echo.connections[before]!.how, 'reset', 'the service-side app sees a reset');
+    s.destroy();
+  });
+
+  it('a clean stream through the same relay still ends cleanly', async () => {
+    const { port } = await visitorBehind();
+    const data = randomBytes(300_000);
+    const s = await dial(port);
+    const out = collect(s);
+    await send(s, data);
+    const o = await out;
+    assert.equal(o.how, 'end');
+    assert.ok(o.data.equals(data));
+  });
+});
