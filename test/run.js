@@ -26,5 +26,5 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TUN_TEST_CONCURRENCY ?? '2';
-const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, ...files], { cwd: root, stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-timeout=90000', ...files], { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);
