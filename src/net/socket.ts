@@ -47,7 +47,7 @@ export function dial(target: HostPort, timeoutMs: number, what: string): Promise
 }
 
 /** Listens and resolves once bound; port 0 picks a free port (read it from server.address()). */
-export function listen(hp: HostPort, onConnection: (s: Socket) => void, what: string): Promise<Server> {
+export function listen(hp: HostPort, onConnection: (s: Socket) => void, what: string, onAcceptError: (err: NodeJS.ErrnoException) => void = () => {}): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (s) => onConnection(tune(s)));
     const onError = (err: NodeJS.ErrnoException): void => {
@@ -57,7 +57,7 @@ export function listen(hp: HostPort, onConnection: (s: Socket) => void, what: st
     server.listen(hp.port, hp.host, () => {
       server.off('error', onError);
       // Accept errors (EMFILE, ENFILE) must never stop the listener or the process.
-      server.on('error', () => {});
+      server.on('error', onAcceptError);
       resolve(server);
     });
   });

@@ -65,11 +65,13 @@ export class Relay {
 
   async start(): Promise<void> {
     const at = (port: number): HostPort => ({ host: this.#o.bind, port });
-    const control = await listen(at(this.#o.controlPort), (s) => this.#guard(s, 'control', () => this.#acceptControl(s)), 'the control port');
+    const onAcceptError = (err: NodeJS.ErrnoException): void =>
+      this.#log.rateLimited('error', `accept-${err.code}`, `cannot accept connections: ${err.code ?? err.message}${err.code === 'EMFILE' || err.code === 'ENFILE' ? ' (out of file descriptors: raise `ulimit -n`)' : ''}`, 5000);
+    const control = await listen(at(this.#o.controlPort), (s) => this.#guard(s, 'control', () => this.#acceptControl(s)), 'the control port', onAcceptError);
     this.#servers.push(control);
-    const visitor = await listen(at(this.#o.visitorPort), (s) => this.#guard(s, 'visitor', () => this.#acceptVisitor(s)), 'the visitor port');
+    const visitor = await listen(at(this.#o.visitorPort), (s) => this.#guard(s, 'visitor', () => this.#acceptVisitor(s)), 'the visitor port', onAcceptError);
     this.#servers.push(visitor);
-    const tunnel = await listen(at(this.#o.tunnelPort), (s) => this.#guard(s, 'tunnel', () => this.#acceptTunnel(s)), 'the tunnel port');
+    const tunnel = await listen(at(this.#o.tunnelPort), (s) => this.#guard(s, 'tunnel', () => this.#acceptTunnel(s)), 'the tunnel port', onAcceptError);
     this.#servers.push(tunnel);
     this.ports = { control: boundPort(control), visitor: boundPort(visitor), tunnel: boundPort(tunnel) };
     this.#log.info(`relay ${fingerprint(this.#o.key.publicKey)} listening on ${this.#o.bind}: control ${this.ports.control}, visitors ${this.ports.visitor}, tunnel ${this.ports.tunnel}; ${this.#o.authorized.entries.length} authorized client key(s)`);
