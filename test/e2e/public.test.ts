@@ -6,16 +6,8 @@ import assert from 'node:assert/strict';
 import { createServer as createHttpServer, get } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
-import { close, listenOn } from '../helpers/net.js';
+import { close, freePort, listenOn } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay } from '../helpers/proc.js';
-import { createServer } from 'node:net';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  const port = await listenOn(srv);
-  await close(srv);
-  return port;
-}
 
 function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

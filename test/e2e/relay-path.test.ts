@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
-import { EchoService, collect, dial, listenOn, close, send, type Outcome } from '../helpers/net.js';
+import { EchoService, collect, dial, freePort, send, type Outcome } from '../helpers/net.js';
 import { startClient, startRelay, startVisitor, type TunProcess } from '../helpers/proc.js';
-import { createServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -18,13 +18,6 @@ async function roundTrip(port: number, data: Buffer): Promise<Outcome> {
   const done = collect(s);
   await send(s, data);
   return done;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  const port = await listenOn(srv);
-  await close(srv);
-  return port;
 }
 
 describe('relay path (real CLI processes)', () => {

@@ -12,6 +12,14 @@ export function close(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
+/** A port nothing listens on right now (bound and released). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  const port = await listenOn(srv);
+  await close(srv);
+  return port;
+}
+
 /** Echoes bytes and half-close (ends its write side when the peer ends). Records how each connection ended. */
 function tracked(server: Server): Set<Socket> {
   const set = new Set<Socket>();
