@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
-import { EchoService, collect, dial, freePort, send, type Outcome } from '../helpers/net.js';
+import { EchoService, close, collect, dial, freePort, listenOn, send, type Outcome } from '../helpers/net.js';
 import { startClient, startRelay, startVisitor, type TunProcess } from '../helpers/proc.js';
-import type { Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -28,6 +28,12 @@ describe('relay path (real CLI processes)', () => {
   const strangerKey = keys.key('stranger');
   const offlineKey = keys.key('offline-client');
   const echo = new EchoService();
+  /** A service that accepts and never reads: the slowest possible reader. */
+  const stalled: Socket[] = [];
+  const stall = createServer((c) => {
+    c.pause();
+    stalled.push(c);
+  });
   const procs: TunProcess[] = [];
   let visitorPort = 0;
   let relayVisitorPort = 0;
@@ -53,6 +59,7 @@ describe('relay path (real CLI processes)', () => {
   before(async () => {
     await echo.start();
     const downPort = await freePort();
+    const stallPort = await listenOn(stall);
     const relay = await startRelay(['--key', relayKey.key, '--authorized', keys.list('clients.list', ['# authorized clients', clientKey.line])]);
     procs.push(relay.proc);
     relayVisitorPort = relay.visitor;
@@ -61,6 +68,7 @@ describe('relay path (real CLI processes)', () => {
         '--server', `127.0.0.1:${relay.control}`, '--pubkey', relayKey.pub, '--key', clientKey.key,
         '--service', 'echo', '--local', `127.0.0.1:${echo.port}`,
         '--service', 'down', '--local', `127.0.0.1:${downPort}`,
+        '--service', 'stall', '--local', `127.0.0.1:${stallPort}`,
         '--allow', keys.list('visitors.list', [visitorKey.line]),
       ]),
     );
@@ -74,6 +82,8 @@ describe('relay path (real CLI processes)', () => {
     held?.destroy();
     await Promise.all(procs.map((p) => p.stop()));
     await echo.stop();
+    for (const c of stalled) c.destroy();
+    await close(stall);
     keys.remove();
   });
 
@@ -96,6 +106,34 @@ describe('relay path (real CLI processes)', () => {
       assert.equal(o.how, 'end', `stream ${i} ended cleanly (${o.error ?? ''})`);
       assert.equal(sha(o.data), sha(inputs[i]!), `stream ${i} intact`);
     });
+  });
+
+  it('a service that stops reading stalls the sender: nothing buffers without bound on the way', async () => {
+    const v = await visit(visitorKey.key, clientKey.pub, 'stall');
+    const s = await dial(v.port);
+    s.on('error', () => {});
+    const chunk = Buffer.alloc(1024 * 1024, 7);
+    let accepted = 0;
+    // Write until the chain pushes back and stays stalled for a second (or 256 MiB got through).
+    while (accepted < 256 * 1024 * 1024) {
+      const more = s.write(chunk);
+      accepted += chunk.length;
+      if (!more) {
+        const drained = await new Promise<boolean>((resolve) => {
+          const t = setTimeout(() => resolve(false), 1000);
+          s.once('drain', () => {
+            clearTimeout(t);
+            resolve(true);
+          });
+        });
+        if (!drained) break;
+      }
+    }
+    // Kernel socket buffers and a few stream high-water marks on four hops: a few MiB, not 256.
+    console.log(`# a stalled reader let ${(accepted / 1024 / 1024).toFixed(0)} MiB in before backpressure held`);
+    assert.ok(accepted < 48 * 1024 * 1024, `the sender was stopped after ${accepted} bytes`);
+    s.destroy();
+    await heldStillWorks();
   });
 
   it('propagates half-close: request sent, write side shut, the response still arrives', async () => {
