@@ -53,6 +53,8 @@ export class Relay {
   readonly #sessions = new Map<string, Session>();
   readonly #servers: Server[] = [];
   readonly #publicPorts = new Map<number, string>();
+  /** Every socket the relay accepted and has not seen close: stop() destroys them all. */
+  readonly #sockets = new Set<Socket>();
   #stopped = false;
   ports = { control: 0, visitor: 0, tunnel: 0 };
 
@@ -91,12 +93,20 @@ export class Relay {
     this.#stopped = true;
     for (const p of this.#pairings.takeAll()) reset(p.socket);
     for (const s of [...this.#sessions.values()]) this.#endSession(s, new TunError('TIMEOUT', 'relay shutting down'));
-    await Promise.all(this.#servers.map((s) => closeServer(s)));
+    const closing = Promise.all(this.#servers.map((s) => closeServer(s)));
+    for (const s of this.#sockets) s.destroy();
+    await closing;
   }
 
   /** Every accepted socket: a pre-auth slot and an absolute deadline, released once the connection is authenticated or paired. */
+  #track(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+  }
+
   #guard(socket: Socket, port: string, run: () => Promise<(() => void) | void>): void {
     socket.on('error', () => {});
+    this.#track(socket);
     const ip = socket.remoteAddress ?? '?';
     const release = this.#gate.acquire(ip);
     if (!release) {
@@ -333,6 +343,7 @@ export class Relay {
   async #openPublic(session: Session, service: string, port: number): Promise<void> {
     const server = await listen({ host: this.#o.bind, port }, (socket) => {
       socket.on('error', () => {});
+      this.#track(socket);
       socket.pause();
       if (this.#pairings.countFor(session.key, service) >= this.limits.pendingPerService) {
         this.#log.rateLimited('warn', `busy-pub-${port}`, `public port ${port}: too many users waiting; refusing more`);

@@ -100,7 +100,13 @@ export class Visitor {
     const hs = new HandshakeState({ protocol: NOISE_PROTOCOL, initiator: true, prologue: streamPrologue(service), staticKey: this.#o.key, remoteStatic: clientKey });
     writeFrame(relay, encodeMessage('Visit', { v: PROTOCOL_VERSION, client: clientKey, service }));
     writeFrame(relay, hs.writeMessage(encodeMessage('StreamHello', { v: PROTOCOL_VERSION, service })));
-    const status = expectMessage(await within(reader.next(), this.#t.pairingMs + 5000, 'the relay'), 'VisitStatus');
+    let statusFrame: Buffer;
+    try {
+      statusFrame = await within(reader.next(), this.#t.pairingMs + 5000, 'the relay');
+    } catch (err) {
+      throw new TunError('STREAM_TRUNCATED', `relay ${formatHostPort(this.#o.server)} closed the connection before pairing ${service} (${(err as Error).message})`, 'is the relay restarting, or is --server not a tun relay visitor port?', { cause: err });
+    }
+    const status = expectMessage(statusFrame, 'VisitStatus');
     if (!status.ok) {
       const code = status.code ?? 'refused';
       throw new TunError(code === 'client_offline' ? 'CLIENT_OFFLINE' : code === 'unknown_service' ? 'UNKNOWN_SERVICE' : 'TIMEOUT', `relay: ${code}: ${status.message ?? ''} (${service} of client ${cfp})`, HINTS[code]);

@@ -42,8 +42,19 @@ it('a client reconnects after the relay restarts, and streams work again', async
   const v = await startVisitor(['--server', `127.0.0.1:${ports[1]}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo']);
   procs.push(v.proc);
   await roundTrip(v.port);
+  // A stream open while the relay goes away is cut: the application sees a reset, not EOF.
+  const held = await dial(v.port);
+  const heldOut = collect(held);
+  const echoed = new Promise((resolve) => held.once('data', resolve));
+  held.write('still here?');
+  await echoed;
 
+  const t0 = Date.now();
   assert.equal(await relay1.stop(), 0, 'the relay exits 0 on SIGTERM');
+  assert.ok(Date.now() - t0 < 2500, 'open streams do not hold the relay up');
+  const cut = await heldOut;
+  assert.equal(cut.how, 'reset');
+  assert.equal(cut.data.toString(), 'still here?');
   await client.waitFor(/control connection lost[\s\S]*reconnecting to 127\.0\.0\.1:\d+ in [\d.]+ s/);
   const relay2 = new TunProcess(relayArgs);
   procs.push(relay2);
