@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { CipherState } from '../noise/index.js';
 import type { FrameReader } from '../net/frame-reader.js';
 import { reset } from '../net/socket.js';
-import { DATA_MAX, RecordKind, decodeRecord, encodeError, encodeRecord, type StreamRecord } from './records.js';
+import { DATA_MAX, RecordKind, STREAM_KEEPALIVE_MS, decodeRecord, encodeError, encodeRecord, type StreamRecord } from './records.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -27,6 +27,11 @@ export class SecureChannel {
   #sentFin = false;
   #gotFin = false;
   #finished = false;
+  #lastSent = Date.now();
+  #lastReceived = Date.now();
+  /** True while we hold the tunnel reader paused because our application is slow. */
+  #holding = false;
+  #keepalive: NodeJS.Timeout | undefined;
   #resolve: ((o: StreamOutcome) => void) | undefined;
 
   constructor(tunnel: Socket, reader: FrameReader, send: CipherState, receive: CipherState, log: Logger) {
@@ -40,6 +45,7 @@ export class SecureChannel {
 
   /** Sends one record; returns false when the tunnel socket is above its high-water mark. */
   sendRecord(plaintext: Buffer): boolean {
+    this.#lastSent = Date.now();
     const ct = this.#send.encryptWithAd(EMPTY, plaintext);
     const header = Buffer.allocUnsafe(2);
     header.writeUInt16BE(ct.length, 0);
@@ -94,7 +100,28 @@ export class SecureChannel {
       (frame) => this.#fromTunnel(frame),
       (err) => this.#tunnelEnded(err),
     );
+    this.#lastReceived = Date.now();
+    this.#keepalive = setInterval(() => this.#tick(), Math.max(50, Math.floor(STREAM_KEEPALIVE_MS / 3)));
+    this.#keepalive.unref();
     return done;
+  }
+
+  #tick(): void {
+    if (this.#finished) return;
+    const now = Date.now();
+    if (!this.#gotFin && !this.#holding && now - this.#lastReceived > 3 * STREAM_KEEPALIVE_MS) {
+      const why = `nothing arrived on the tunnel for ${(3 * STREAM_KEEPALIVE_MS) / 1000} s (the relay or the network stopped forwarding)`;
+      this.#log.warn(`stream aborted: ${why}`);
+      this.#finish({ ok: false, code: 'timeout', message: why, remote: false }, true);
+      return;
+    }
+    if (!this.#sentFin && now - this.#lastSent >= STREAM_KEEPALIVE_MS) {
+      try {
+        this.sendRecord(encodeRecord(RecordKind.PING));
+      } catch (err) {
+        this.abort('internal', asTunError(err, 'PROTOCOL_VIOLATION', 'encryption failed').message);
+      }
+    }
   }
 
   #fromApp(chunk: Buffer): void {
@@ -121,6 +148,7 @@ export class SecureChannel {
 
   #fromTunnel(frame: Buffer): void {
     if (this.#finished) return;
+    this.#lastReceived = Date.now();
     let record: StreamRecord;
     try {
       record = decodeRecord(this.#receive.decryptWithAd(EMPTY, frame));
@@ -136,9 +164,16 @@ export class SecureChannel {
       case RecordKind.DATA:
         if (this.#gotFin) return this.abort('protocol_violation', 'DATA after FIN');
         if (!app.write(record.data)) {
+          this.#holding = true;
           this.#reader.pause();
-          app.once('drain', () => this.#reader.resume());
+          app.once('drain', () => {
+            this.#holding = false;
+            this.#lastReceived = Date.now();
+            this.#reader.resume();
+          });
         }
+        return;
+      case RecordKind.PING:
         return;
       case RecordKind.FIN:
         this.#gotFin = true;
@@ -175,6 +210,7 @@ export class SecureChannel {
   #finish(outcome: StreamOutcome, failed: boolean, flushTunnel = false): void {
     if (this.#finished) return;
     this.#finished = true;
+    clearInterval(this.#keepalive);
     const app = this.#app;
     if (failed) {
       if (app) reset(app);

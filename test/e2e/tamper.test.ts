@@ -18,6 +18,9 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
+// Short stream keepalive for every process this file starts (PING after 300 ms quiet, abort after 900 ms).
+process.env.TUN_STREAM_KEEPALIVE_MS = '300';
+
 describe('a hostile relay path (real CLI processes behind proxies)', () => {
   const keys = new KeyDir();
   const relayKey = keys.key('relay');
@@ -120,6 +123,36 @@ describe('a hostile relay path (real CLI processes behind proxies)', () => {
     await until(() => echo.connections[before]?.how !== undefined);
     assert.equal(echo.connections[before]!.how, 'reset', 'the service-side app sees a reset');
     s.destroy();
+  });
+
+  it('a relay that silently stops forwarding (no FIN, no RST) makes both apps see a reset', async () => {
+    const { port, proc } = await visitorBehind((_d, chunk, offset) => (offset + chunk.length > 100_000 ? Buffer.alloc(0) : chunk));
+    const before = echo.connections.length;
+    const data = randomBytes(400_000);
+    const s = await dial(port);
+    const out = collect(s);
+    await send(s, data, false);
+    const o = await out;
+    assert.equal(o.how, 'reset', `the visitor-side app sees a reset (got ${o.how})`);
+    assert.ok(o.data.equals(data.subarray(0, o.data.length)));
+    // Whichever end times out first aborts; the other then sees the tunnel end without a FIN.
+    await proc.waitFor(/stream aborted: (nothing arrived on the tunnel for 0\.9 s|the tunnel closed without an authenticated end)/);
+    assert.match(proc.stderr + procs[1]!.stderr, /nothing arrived on the tunnel for 0\.9 s/);
+    await until(() => echo.connections[before]?.how !== undefined, 5000);
+    assert.equal(echo.connections[before]!.how, 'reset', 'the service-side app sees a reset');
+    s.destroy();
+  });
+
+  it('an idle stream stays open across many keepalive periods', async () => {
+    const { port } = await visitorBehind();
+    const s = await dial(port);
+    const out = collect(s);
+    s.write('before the pause;');
+    await new Promise((r) => setTimeout(r, 2500));
+    s.end(' after the pause');
+    const o = await out;
+    assert.equal(o.how, 'end');
+    assert.equal(o.data.toString(), 'before the pause; after the pause');
   });
 
   it('a clean stream through the same relay still ends cleanly', async () => {
