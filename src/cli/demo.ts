@@ -79,10 +79,15 @@ export function registerDemo(program: Command): void {
     .option('--log-level <level>', LOG_LEVEL_HELP, 'warn')
     .action((o: { listen: string; exit: boolean; logLevel: string }) =>
       runDaemon(async () => {
-        const log = createLogger('demo', parseLevel(o.logLevel, 'warn'));
+        // Streams still in flight when the demo stops are cut on purpose: nothing to warn about then.
+        let stopping = false;
+        const log = createLogger('demo', parseLevel(o.logLevel, 'warn'), (line) => {
+          if (!stopping) process.stderr.write(line);
+        });
         const dir = mkdtempSync(join(tmpdir(), 'tun-demo-'));
         const stops: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
         const stop = async (): Promise<void> => {
+          stopping = true;
           for (const s of stops.reverse()) await s();
         };
         try {
