@@ -104,6 +104,10 @@ export function readPrivateKeyFile(path: string): KeyMaterial {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new TunError('KEY_FILE_MALFORMED', `${path} is not a regular file`, 'point at the .key file that `tun keygen` wrote');
+    const text = readSmallFile(fd, path);
+    if (text.startsWith(PUBLIC_KEY_TYPE + ' ')) {
+      throw new TunError('KEY_FILE_MALFORMED', `${path} is a public key file`, 'this option needs the private key: the .key file that `tun keygen` wrote next to it');
+    }
     const mode = st.mode & 0o777;
     if (mode & 0o077) {
       throw new TunError(
@@ -112,7 +116,6 @@ export function readPrivateKeyFile(path: string): KeyMaterial {
         `run: chmod 600 ${path}`,
       );
     }
-    const text = readSmallFile(fd, path);
     const m = /^(\S+) (\S+)\s*$/.exec(text.trim());
     if (!m || m[1] !== PRIVATE_KEY_TYPE) {
       throw new TunError('KEY_FILE_MALFORMED', `${path} is not a tun private key file`, 'a tun private key is one line "tun-x25519-private <base64>"; did you pass the .pub file?');

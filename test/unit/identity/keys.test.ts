@@ -57,6 +57,10 @@ describe('private key loading', () => {
     });
   }
 
+  test('a .pub file given where the private key belongs says so (not "chmod 600")', () => {
+    assert.throws(() => readPrivateKeyFile(`${base}.pub`), (e) => isTunError(e, 'KEY_FILE_MALFORMED') && e.message === `${base}.pub is a public key file` && /the \.key file/.test(e.hint ?? ''));
+  });
+
   test('a symlink is judged by its target (fstat on the opened file)', () => {
     const target = join(dir, 'open.key');
     writeFileSync(target, readFileSync(`${base}.key`), { mode: 0o644 });
