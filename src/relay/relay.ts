@@ -184,9 +184,22 @@ export class Relay {
     const session: Session = { key, fp, name, channel, services: new Map(), publicServers: [], heartbeat: setInterval(() => this.#checkHeartbeat(session), this.limits.heartbeatMs) };
     session.heartbeat.unref();
     this.#sessions.set(key, session);
+    void this.#registerServices(session, hello.services, grants).then((results) => {
+      if (channel.closed) return;
+      channel.send('Welcome', { tunnelPort: this.ports.tunnel, heartbeatMs: this.limits.heartbeatMs, services: results });
+      this.#log.info(`client ${fp} (${name}) online with services: ${results.map((r) => `${r.name}${r.publicPort ? `[public :${r.publicPort}]` : ''}${r.ok ? '' : ` (refused: ${r.code})`}`).join(', ') || '(none)'}`);
+    });
+    channel.start(
+      (m) => this.#onControlMessage(session, m),
+      (reason) => this.#endSession(session, reason),
+    );
+  }
+
+  /** Records the services a client offers; opens the public ports it may have. One result per service. */
+  async #registerServices(session: Session, offered: Bodies['Hello']['services'], grants: string[]): Promise<Bodies['Welcome']['services']> {
     const results: Bodies['Welcome']['services'] = [];
     const pending: Promise<void>[] = [];
-    for (const svc of hello.services) {
+    for (const svc of offered) {
       if (session.services.has(svc.name)) {
         results.push({ name: svc.name, ok: false, code: 'duplicate_service', message: 'listed twice' });
         continue;
@@ -196,29 +209,24 @@ export class Relay {
         results.push({ name: svc.name, ok: true });
         continue;
       }
-      const denied = this.#publicDenied(svc.publicPort, grants, key);
+      const denied = this.#publicDenied(svc.publicPort, grants, session.key);
       if (denied) {
-        this.#log.warn(`client ${fp}: public port ${svc.publicPort} for ${svc.name} refused: ${denied}`);
+        this.#log.warn(`client ${session.fp}: public port ${svc.publicPort} for ${svc.name} refused: ${denied}`);
         results.push({ name: svc.name, ok: false, code: 'public_port_denied', message: denied });
         continue;
       }
       const result: Bodies['Welcome']['services'][number] = { name: svc.name, ok: true, publicPort: svc.publicPort };
       results.push(result);
       session.services.set(svc.name, { publicPort: svc.publicPort });
-      pending.push(this.#openPublic(session, svc.name, svc.publicPort).catch((err: unknown) => {
-        session.services.delete(svc.name);
-        Object.assign(result, { ok: false, code: 'public_port_denied', message: (err as Error).message });
-      }));
+      pending.push(
+        this.#openPublic(session, svc.name, svc.publicPort).catch((err: unknown) => {
+          session.services.delete(svc.name);
+          Object.assign(result, { ok: false, code: 'public_port_denied', message: (err as Error).message });
+        }),
+      );
     }
-    void Promise.all(pending).then(() => {
-      if (channel.closed) return;
-      channel.send('Welcome', { tunnelPort: this.ports.tunnel, heartbeatMs: this.limits.heartbeatMs, services: results });
-      this.#log.info(`client ${fp} (${name}) online with services: ${results.map((r) => `${r.name}${r.publicPort ? `[public :${r.publicPort}]` : ''}${r.ok ? '' : ` (refused: ${r.code})`}`).join(', ') || '(none)'}`);
-    });
-    channel.start(
-      (m) => this.#onControlMessage(session, m),
-      (reason) => this.#endSession(session, reason),
-    );
+    await Promise.all(pending);
+    return results;
   }
 
   #publicDenied(port: number, grants: string[], key: string): string | undefined {

@@ -28,6 +28,7 @@ describe('public mode (real CLI processes)', () => {
   let webPort = 0;
   let granted = 0;
   let relay: Awaited<ReturnType<typeof startRelay>>;
+  let firstClient: TunProcess | undefined;
 
   before(async () => {
     webPort = await listenOn(web);
@@ -46,6 +47,7 @@ describe('public mode (real CLI processes)', () => {
   it('an HTTP client reaches the local web server through the granted relay port', async () => {
     const c = await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', relayKey.pub, '--key', clientKey.key, '--service', 'web', '--local', `127.0.0.1:${webPort}`, '--public-port', String(granted)]);
     procs.push(c);
+    firstClient = c;
     await c.waitFor(new RegExp(`service web registered; also public on relay port ${granted} \\(the relay sees its plaintext\\)`));
     await relay.proc.waitFor(new RegExp(`public port ${granted} serves web .* this relay sees what the application sends`));
     for (let i = 0; i < 5; i++) {
@@ -53,6 +55,15 @@ describe('public mode (real CLI processes)', () => {
       assert.equal(r.status, 200);
       assert.equal(r.body, `hello from the private web server: /page/${i}`);
     }
+  });
+
+  it('a restarted client gets its public port back', async () => {
+    const args = ['--server', `127.0.0.1:${relay.control}`, '--pubkey', relayKey.pub, '--key', clientKey.key, '--service', 'web', '--local', `127.0.0.1:${webPort}`, '--public-port', String(granted)];
+    assert.equal(await firstClient!.stop(), 0);
+    const again = await startClient(args);
+    procs.push(again);
+    await again.waitFor(new RegExp(`service web registered; also public on relay port ${granted}`));
+    assert.equal((await httpGet(granted, '/again')).body, 'hello from the private web server: /again');
   });
 
   it('a port the list does not grant is refused, with the line to add', async () => {
