@@ -33,7 +33,8 @@ export type ErrorCode =
   | 'STREAM_TRUNCATED'
   | 'PROTOCOL_VIOLATION'
   | 'CONFIG_INVALID'
-  | 'BUSY';
+  | 'BUSY'
+  | 'SESSION_REPLACED';
 
 export class TunError extends Error {
   readonly code: ErrorCode;

@@ -76,6 +76,13 @@ export class Client {
         // A relay that is not the pinned one, or that refuses our key, will not change its mind
         // by retrying: stop and say so (a supervisor restarting us will show the same message).
         if (FATAL.has(e.code)) throw e;
+        if (e.code === 'SESSION_REPLACED') {
+          // Someone else holds this key too. Wait the longest backoff so two holders do not
+          // take the relay from each other every second; the log says what is going on.
+          this.#log.error(`another tun client with key ${fingerprint(this.#o.key.publicKey)} connected to the relay and took over this session\n  hint: if this key is on two machines, give each its own key (tun keygen); retrying in ${this.#backoff.maxMs / 1000} s`);
+          await sleep(this.#backoff.maxMs, this.#stop.signal);
+          continue;
+        }
         this.#log.error(e.describe());
       }
       if (this.#stop.signal.aborted) break;

@@ -40,6 +40,8 @@ interface Session {
   services: Map<string, { publicPort?: number }>;
   publicServers: Server[];
   heartbeat: NodeJS.Timeout;
+  /** Set once by #endSession: later callbacks (a late listen, the channel's own close) see it. */
+  ended: boolean;
 }
 
 const HANDSHAKE_MAX_FRAME = 1024;
@@ -52,7 +54,7 @@ export class Relay {
   readonly #pairings = new PairingTable();
   readonly #sessions = new Map<string, Session>();
   readonly #servers: Server[] = [];
-  readonly #publicPorts = new Map<number, string>();
+  readonly #publicPorts = new Map<number, Session>();
   /** Every socket the relay accepted and has not seen close: stop() destroys them all. */
   readonly #sockets = new Set<Socket>();
   #stopped = false;
@@ -179,13 +181,13 @@ export class Relay {
     const old = this.#sessions.get(key);
     if (old) {
       this.#log.warn(`client ${fp} (${name}) connected again; closing its previous control connection`);
-      this.#endSession(old, new TunError('PROTOCOL_VIOLATION', 'replaced by a newer connection with the same key'));
+      this.#endSession(old, new TunError('SESSION_REPLACED', 'replaced by a newer connection with the same key'), 'another connection with this client key took over');
     }
-    const session: Session = { key, fp, name, channel, services: new Map(), publicServers: [], heartbeat: setInterval(() => this.#checkHeartbeat(session), this.limits.heartbeatMs) };
+    const session: Session = { key, fp, name, channel, services: new Map(), publicServers: [], ended: false, heartbeat: setInterval(() => this.#checkHeartbeat(session), this.limits.heartbeatMs) };
     session.heartbeat.unref();
     this.#sessions.set(key, session);
     void this.#registerServices(session, hello.services, grants).then((results) => {
-      if (channel.closed) return;
+      if (session.ended) return;
       channel.send('Welcome', { tunnelPort: this.ports.tunnel, heartbeatMs: this.limits.heartbeatMs, services: results });
       this.#log.info(`client ${fp} (${name}) online with services: ${results.map((r) => `${r.name}${r.publicPort ? `[public :${r.publicPort}]` : ''}${r.ok ? '' : ` (refused: ${r.code})`}`).join(', ') || '(none)'}`);
     });
@@ -233,7 +235,7 @@ export class Relay {
     if (!this.#o.allowPublic) return 'this relay was started without --public';
     if (!grants.includes(String(port))) return `port ${port} is not granted to this key (add permitlisten=${port} before its line in ${this.#o.authorized.source})`;
     const owner = this.#publicPorts.get(port);
-    if (owner && owner !== key) return `port ${port} is in use by another client`;
+    if (owner && owner.key !== key) return `port ${port} is in use by another client`;
     return undefined;
   }
 
@@ -263,16 +265,20 @@ export class Relay {
     }
   }
 
-  #endSession(session: Session, reason: TunError): void {
+  /** Ends a session; with `notice`, the client is told why (an Error message) before the close. */
+  #endSession(session: Session, reason: TunError, notice?: string): void {
+    if (session.ended) return;
+    session.ended = true;
     clearInterval(session.heartbeat);
-    session.channel.close(reason);
+    if (notice) session.channel.fail(reason.code.toLowerCase(), notice, reason);
+    else session.channel.close(reason);
     for (const srv of session.publicServers) void closeServer(srv);
-    for (const [port, owner] of this.#publicPorts) if (owner === session.key) this.#publicPorts.delete(port);
-    if (this.#sessions.get(session.key) !== session) return;
-    this.#sessions.delete(session.key);
+    for (const [port, owner] of this.#publicPorts) if (owner === session) this.#publicPorts.delete(port);
+    if (this.#sessions.get(session.key) === session) this.#sessions.delete(session.key);
     for (const p of this.#pairings.takeAllFor(session.key)) this.#failPending(p, 'client_offline', 'the client went offline');
     this.#log.info(`client ${session.fp} (${session.name}) offline: ${reason.message}`);
   }
+
 
   // ---- visitor port -------------------------------------------------------------------------
 
@@ -360,12 +366,12 @@ export class Relay {
       }
       this.#requestStream(session, service, 'public', socket, {});
     }, `public service ${service}`);
-    if (session.channel.closed) {
+    if (session.ended) {
       void closeServer(server);
       return;
     }
     session.publicServers.push(server);
-    this.#publicPorts.set(port, session.key);
+    this.#publicPorts.set(port, session);
     this.#log.warn(`public port ${port} serves ${service} of client ${session.fp} in plain TCP: this relay sees what the application sends`);
   }
 }

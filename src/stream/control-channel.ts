@@ -19,6 +19,8 @@ export class ControlChannel {
   readonly #send: CipherState;
   readonly #receive: CipherState;
   #closed = false;
+  /** Set by fail(): our Error is on its way; nothing more is sent or handled. */
+  #failing = false;
   #onClose: ((reason: TunError) => void) | undefined;
   lastReceived = Date.now();
 
@@ -36,7 +38,7 @@ export class ControlChannel {
   }
 
   send<K extends MessageName>(type: K, body: Bodies[K]): void {
-    if (this.#closed) return;
+    if (this.#closed || (this.#failing && type !== 'Error')) return;
     const ct = this.#send.encryptWithAd(EMPTY, encodeMessage(type, body));
     const frame = Buffer.allocUnsafe(2 + ct.length);
     frame.writeUInt16BE(ct.length, 0);
@@ -54,7 +56,7 @@ export class ControlChannel {
     this.#onClose = onClose;
     this.#reader.onFrame(
       (frame) => {
-        if (this.#closed) return;
+        if (this.#closed || this.#failing) return;
         let msg: Message;
         try {
           msg = this.#decode(frame);
@@ -82,13 +84,15 @@ export class ControlChannel {
 
   /** Sends an Error message, then closes after it has been flushed (or 1 s). */
   fail(code: string, message: string, reason: TunError): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#failing) return;
+    this.#failing = true;
     try {
       this.send('Error', { code, message });
     } catch {
       /* closing anyway */
     }
     this.socket.end();
+    this.socket.once('close', () => this.close(reason));
     setTimeout(() => this.close(reason), 1000).unref();
   }
 
@@ -96,7 +100,7 @@ export class ControlChannel {
     this.lastReceived = Date.now();
     const plain = this.#receive.decryptWithAd(EMPTY, frame);
     const msg = decodeMessage(plain, 'control');
-    if (msg.type === 'Error') throw new TunError('PROTOCOL_VIOLATION', `peer reported ${msg.code}: ${msg.message ?? ''}`);
+    if (msg.type === 'Error') throw new TunError(msg.code === 'session_replaced' ? 'SESSION_REPLACED' : 'PROTOCOL_VIOLATION', `peer reported ${msg.code}${msg.message ? `: ${msg.message}` : ''}`);
     return msg;
   }
 }

@@ -82,6 +82,16 @@ describe('control channel authentication (real CLI processes)', () => {
     await v.waitFor(/client_offline/);
   });
 
+  it('a second client with the same key takes over; the first is told why and backs off', async () => {
+    const first = procs[1]!;
+    const second = await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', relayKey.pub, '--key', clientKey.key, '--service', 'echo', '--local', `127.0.0.1:${echo.port}`, '--allow', keys.list('visitors2.list', [visitorKey.line])]);
+    procs.push(second);
+    await first.waitFor(new RegExp(`another tun client with key ${clientKey.fingerprint} connected to the relay and took over[\\s\\S]*retrying in 30 s`));
+    await relay.proc.waitFor(/connected again; closing its previous control connection/);
+    await streamWorks();
+    assert.equal((second.stderr.match(/took over/g) ?? []).length, 0, 'the newer client keeps the session');
+  });
+
   it('the relay refuses garbage on the control port without hurting sessions', async () => {
     const s = await dial(relay.control);
     const out = collect(s, 10_000);
