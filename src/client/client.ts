@@ -42,6 +42,9 @@ export interface ClientTimeouts {
   pairingMs: number;
 }
 
+/** Streams being set up at once (join + visitor handshake), whatever the relay asks for. */
+const MAX_SETTING_UP = 256;
+
 const FATAL = new Set(['RELAY_KEY_MISMATCH', 'CLIENT_NOT_AUTHORIZED']);
 
 const DEFAULT_TIMEOUTS: ClientTimeouts = { connectMs: 5000, handshakeMs: 10_000, pairingMs: 10_000 };
@@ -54,6 +57,7 @@ export class Client {
   readonly #backoff = new Backoff();
   #channel: ControlChannel | undefined;
   #streams = new Set<Socket>();
+  #settingUp = 0;
   #onlineOnce: (() => void) | undefined;
   /** Resolves the first time the relay welcomes this client. */
   readonly online: Promise<void>;
@@ -193,6 +197,19 @@ export class Client {
       channel.send('OpenFailed', { id: open.id, code: 'unknown_service', message: `no service ${open.service} here` });
       return;
     }
+    // The relay is not trusted: it may send Opens faster than visitors exist. Streams still being
+    // set up (before an allowed visitor finished its handshake) are capped.
+    if (this.#settingUp >= MAX_SETTING_UP) {
+      this.#log.rateLimited('warn', 'setup-cap', `${MAX_SETTING_UP} streams are already being set up; refusing more (a flood of Open requests from the relay?)`, 5000);
+      channel.send('OpenFailed', { id: open.id, code: 'busy', message: 'too many streams being set up' });
+      return;
+    }
+    this.#settingUp++;
+    let released = false;
+    const established = (): void => {
+      if (!released) this.#settingUp--;
+      released = true;
+    };
     let local: Socket | undefined;
     let tunnel: Socket | undefined;
     try {
@@ -214,16 +231,19 @@ export class Client {
         const rest = reader.detach();
         if (rest.length) local!.write(rest);
         this.#track(local!);
+        established();
         splice(tunnel, local!);
         tunnel.resume();
         return;
       }
-      await serveStream({ tunnel, reader, service: service.name, local: service.local, key: this.#o.key, allow: this.#o.allow, log: this.#log, timeouts: this.#t, track: (s) => this.#track(s) });
+      await serveStream({ tunnel, reader, service: service.name, local: service.local, key: this.#o.key, allow: this.#o.allow, log: this.#log, timeouts: this.#t, track: (s) => this.#track(s), established });
     } catch (err) {
       const e = asTunError(err, 'PROTOCOL_VIOLATION', 'stream failed');
       if (e.code !== 'STREAM_TRUNCATED') this.#log.warn(`stream for ${open.service}: ${e.message}`);
       tunnel?.destroy();
       local?.destroy();
+    } finally {
+      established();
     }
   }
 

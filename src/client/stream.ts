@@ -28,6 +28,8 @@ export interface StreamContext {
   log: Logger;
   timeouts: { connectMs: number; pairingMs: number };
   track: (s: Socket) => void;
+  /** Called once the visitor is authenticated, allowed and live (the stream is no longer being set up). */
+  established: () => void;
 }
 
 export async function serveStream(c: StreamContext): Promise<void> {
@@ -61,6 +63,7 @@ export async function serveStream(c: StreamContext): Promise<void> {
     channel.abort('protocol_violation', 'the first record must be OPEN');
     return;
   }
+  c.established();
   let local: Socket;
   try {
     local = await dial(c.local, c.timeouts.connectMs, `local service ${c.service}`);
