@@ -30,7 +30,7 @@ function page(): string {
 }
 
 function startPage(): Promise<Server> {
-  const server = createServer((req, res) => {
+  const server = createServer((_req, res) => {
     const body = page();
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(body);

@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import type { X25519KeyPair } from '../crypto/index.js';
 import { ctEqual } from '../crypto/index.js';
-import { TunError, asTunError, isTunError } from '../errors.js';
+import { TunError, asTunError } from '../errors.js';
 import { fingerprint } from '../identity/keys.js';
 import type { KeyList } from '../identity/key-list.js';
 import type { Logger } from '../log.js';

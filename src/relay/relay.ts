@@ -6,18 +6,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Server, Socket } from 'node:net';
 import { ctEqual, type X25519KeyPair } from '../crypto/index.js';
-import { TunError, asTunError, isTunError } from '../errors.js';
+import { TunError, asTunError } from '../errors.js';
 import { fingerprint } from '../identity/keys.js';
 import type { KeyList } from '../identity/key-list.js';
 import type { Logger } from '../log.js';
 import { FrameReader } from '../net/frame-reader.js';
 import { boundPort, closeServer, endSoon, listen, reset, type HostPort } from '../net/socket.js';
 import { splice } from '../net/splice.js';
-import { HandshakeState } from '../noise/index.js';
-import { ControlChannel, within, writeFrame } from '../stream/control-channel.js';
-import { NOISE_PROTOCOL, controlPrologue, encodeMessage, expectMessage, joinProof, type Bodies, type Message } from '../wire/index.js';
+import { type ControlChannel, writeFrame } from '../stream/control-channel.js';
+import { encodeMessage, expectMessage, joinProof, type Bodies, type Message } from '../wire/index.js';
 import { DEFAULT_RELAY_LIMITS, PreAuthGate, type RelayLimits } from './limits.js';
 import { PairingTable, type Pending } from './pairing.js';
+import { admitClient } from './control-handshake.js';
 
 export interface RelayOptions {
   key: X25519KeyPair;
@@ -44,7 +44,7 @@ interface Session {
   ended: boolean;
 }
 
-const HANDSHAKE_MAX_FRAME = 1024;
+const VISITOR_MAX_FRAME = 1024;
 
 export class Relay {
   readonly #o: RelayOptions;
@@ -142,36 +142,9 @@ export class Relay {
   // ---- control port -------------------------------------------------------------------------
 
   async #acceptControl(socket: Socket): Promise<void> {
-    const reader = new FrameReader(socket, HANDSHAKE_MAX_FRAME);
-    const hs = new HandshakeState({ protocol: NOISE_PROTOCOL, initiator: false, prologue: controlPrologue(), staticKey: this.#o.key });
-    const refuse = (): void => {
-      // Same answer for a wrong pinned key, an unknown client and corruption: no oracle.
-      writeFrame(socket, encodeMessage('HandshakeRefused', { relayKey: this.#o.key.publicKey }));
-      endSoon(socket);
-    };
-    try {
-      hs.readMessage(await reader.next());
-    } catch (err) {
-      if (isTunError(err, 'STREAM_TRUNCATED') || isTunError(err, 'FRAME_TOO_LARGE')) throw err;
-      this.#log.rateLimited('info', 'control-bad-msg1', `control port: ${socket.remoteAddress}: handshake message 1 did not authenticate (the client pinned another relay key, or the message was corrupted)`);
-      refuse();
-      return;
-    }
-    const clientKey = hs.remoteStatic!;
-    const entry = this.#o.authorized.find(clientKey);
-    if (!entry) {
-      this.#log.rateLimited('warn', `unauth-${fingerprint(clientKey)}`, `client key ${fingerprint(clientKey)} not authorized (from ${socket.remoteAddress}); to admit it, add its .pub line to ${this.#o.authorized.source}`, 10_000);
-      hs.destroy();
-      refuse();
-      return;
-    }
-    writeFrame(socket, hs.writeMessage());
-    const { send, receive } = hs.result!;
-    const channel = new ControlChannel(socket, reader, send, receive);
-    // Nothing is registered until the first transport message proves the client is live: a
-    // replayed message 1 can never get this far (it cannot decrypt message 2).
-    const hello = await channel.receiveOne();
-    if (hello.type !== 'Hello') throw new TunError('PROTOCOL_VIOLATION', `expected Hello, got ${hello.type}`);
+    const admitted = await admitClient(socket, this.#o.key, this.#o.authorized, this.#log);
+    if (!admitted) return;
+    const { channel, clientKey, entry, hello } = admitted;
     this.#startSession(channel, clientKey, entry.name, entry.options.get('permitlisten') ?? [], hello);
   }
 
@@ -283,7 +256,7 @@ export class Relay {
   // ---- visitor port -------------------------------------------------------------------------
 
   async #acceptVisitor(socket: Socket): Promise<void> {
-    const reader = new FrameReader(socket, HANDSHAKE_MAX_FRAME, 2);
+    const reader = new FrameReader(socket, VISITOR_MAX_FRAME, 2);
     const visit = expectMessage(await reader.next(), 'Visit');
     const message1 = await reader.next();
     const status = (code: string, message: string): void => {
