@@ -6,7 +6,6 @@
  */
 import type { Socket } from 'node:net';
 import type { X25519KeyPair } from '../crypto/index.js';
-import { ctEqual } from '../crypto/index.js';
 import { TunError, asTunError } from '../errors.js';
 import { fingerprint } from '../identity/keys.js';
 import type { KeyList } from '../identity/key-list.js';
@@ -15,10 +14,10 @@ import { Backoff, sleep } from '../net/backoff.js';
 import { FrameReader } from '../net/frame-reader.js';
 import { dial, formatHostPort, type HostPort } from '../net/socket.js';
 import { splice } from '../net/splice.js';
-import { HandshakeState } from '../noise/index.js';
-import { ControlChannel, within, writeFrame } from '../stream/control-channel.js';
+import { type ControlChannel, within, writeFrame } from '../stream/control-channel.js';
+import { encodeMessage, expectMessage, joinProof, type Message, type MessageOf } from '../wire/index.js';
+import { joinRelay } from './control-handshake.js';
 import { serveStream } from './stream.js';
-import { NOISE_PROTOCOL, PROTOCOL_VERSION, controlPrologue, decodeMessage, encodeMessage, expectMessage, joinProof, type Message, type MessageOf } from '../wire/index.js';
 
 export interface ServiceSpec {
   name: string;
@@ -107,54 +106,15 @@ export class Client {
     const onAbort = (): void => void socket.destroy();
     this.#stop.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const { channel, welcome } = await this.#handshake(socket);
+      const services = this.#o.services.map((s) => ({ name: s.name, publicPort: s.publicPort }));
+      const { channel, welcome } = await joinRelay(socket, this.#o, services, this.#t.handshakeMs);
+      this.#welcome(welcome);
       this.#channel = channel;
       await this.#serve(channel, welcome);
     } finally {
       this.#stop.signal.removeEventListener('abort', onAbort);
       socket.destroy();
     }
-  }
-
-  async #handshake(socket: Socket): Promise<{ channel: ControlChannel; welcome: MessageOf<'Welcome'> }> {
-    const reader = new FrameReader(socket, 1024);
-    const hs = new HandshakeState({ protocol: NOISE_PROTOCOL, initiator: true, prologue: controlPrologue(), staticKey: this.#o.key, remoteStatic: this.#o.relayKey });
-    writeFrame(socket, hs.writeMessage());
-    let frame: Buffer;
-    try {
-      frame = await within(reader.next(), this.#t.handshakeMs, 'the relay handshake');
-    } catch (err) {
-      throw new TunError('STREAM_TRUNCATED', `relay ${formatHostPort(this.#o.server)} closed the connection during the handshake (${(err as Error).message})`, 'is that address a tun relay control port?', { cause: err });
-    }
-    try {
-      hs.readMessage(frame);
-    } catch {
-      throw this.#refusal(frame);
-    }
-    const { send, receive } = hs.result!;
-    const channel = new ControlChannel(socket, reader, send, receive);
-    channel.send('Hello', { v: PROTOCOL_VERSION, services: this.#o.services.map((s) => ({ name: s.name, publicPort: s.publicPort })) });
-    const welcome = await within(channel.receiveOne(), this.#t.handshakeMs, 'the relay welcome');
-    if (welcome.type !== 'Welcome') throw new TunError('PROTOCOL_VIOLATION', `relay answered Hello with ${welcome.type}`);
-    this.#welcome(welcome);
-    return { channel, welcome };
-  }
-
-  #refusal(frame: Buffer): TunError {
-    const mine = fingerprint(this.#o.key.publicKey);
-    const expected = fingerprint(this.#o.relayKey);
-    let relayKey: Buffer | undefined;
-    try {
-      const m = decodeMessage(frame, 'preauth');
-      if (m.type === 'HandshakeRefused') relayKey = m.relayKey;
-    } catch {
-      /* not a refusal either */
-    }
-    if (!relayKey) return new TunError('PEER_AUTH_FAILED', `relay handshake failed: the answer from ${formatHostPort(this.#o.server)} did not authenticate as relay ${expected}`, 'something between you and the relay altered the handshake, or it is not a tun relay');
-    if (!ctEqual(relayKey, this.#o.relayKey)) {
-      return new TunError('RELAY_KEY_MISMATCH', `relay key mismatch: expected ${expected} got ${fingerprint(relayKey)} (as the server claims; nothing was sent to it)`, 'check --pubkey: it must be the relay\'s .pub file; if the relay key was replaced on purpose, get its new .pub');
-    }
-    return new TunError('CLIENT_NOT_AUTHORIZED', `client key ${mine} not authorized by relay ${expected}`, `append this client's .pub line to the relay's --authorized file`);
   }
 
   #welcome(w: MessageOf<'Welcome'>): void {
