@@ -1,0 +1,55 @@
+/**
+ * Dependencies point one way: cli -> roles (relay, client, visitor) -> stream/net/identity ->
+ * noise/wire -> crypto. This reads every import in src/ and fails on an edge that goes the wrong
+ * way, so the layering cannot erode silently.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { it } from 'node:test';
+import { repoRoot } from '../helpers/paths.js';
+
+const SRC = join(repoRoot(), 'src');
+
+/** Folder (layer) -> layers and packages it must never import. */
+const FORBIDDEN: Record<string, string[]> = {
+  crypto: ['noise', 'wire', 'stream', 'net', 'identity', 'relay', 'client', 'visitor', 'cli', 'node:net', 'msgpackr', 'commander'],
+  noise: ['wire', 'stream', 'net', 'identity', 'relay', 'client', 'visitor', 'cli', 'node:net', 'node:fs', 'msgpackr', 'libsodium-wrappers', 'tweetnacl', 'commander'],
+  wire: ['noise', 'stream', 'net', 'identity', 'relay', 'client', 'visitor', 'cli', 'node:net', 'node:fs', 'commander'],
+  identity: ['noise', 'wire', 'stream', 'net', 'relay', 'client', 'visitor', 'cli', 'node:net'],
+  net: ['crypto', 'noise', 'stream', 'identity', 'relay', 'client', 'visitor', 'cli'],
+  stream: ['identity', 'relay', 'client', 'visitor', 'cli'],
+  relay: ['client', 'visitor', 'cli'],
+  client: ['relay', 'visitor', 'cli'],
+  visitor: ['relay', 'client', 'cli'],
+};
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+/** The layer an import lands in: a src/ folder name, or the package/builtin name. */
+function target(from: string, spec: string): string {
+  if (!spec.startsWith('.')) return spec;
+  const rel = relative(SRC, resolve(dirname(from), spec));
+  return rel.includes('/') ? rel.split('/')[0]! : rel.replace(/\.js$/, '');
+}
+
+it('src/ imports respect the layering', () => {
+  const violations: string[] = [];
+  let edges = 0;
+  for (const file of files(SRC)) {
+    const layer = relative(SRC, file).split('/')[0]!;
+    const banned = FORBIDDEN[layer] ?? [];
+    for (const m of readFileSync(file, 'utf8').matchAll(/^(?:import|export)[^'"]*from\s+'([^']+)'/gm)) {
+      edges++;
+      const t = target(file, m[1]!);
+      if (banned.includes(t)) violations.push(`${relative(SRC, file)} imports ${m[1]} (${layer} must not depend on ${t})`);
+    }
+  }
+  assert.ok(edges > 100, `read the imports (${edges})`);
+  assert.deepEqual(violations, []);
+});
