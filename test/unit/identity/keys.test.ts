@@ -1,15 +1,23 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { isTunError } from '../../../src/errors.js';
 import { KeyList } from '../../../src/identity/key-list.js';
 import { fingerprint, generateKeyMaterial, readPrivateKeyFile, readPublicKeyFile, writeKeyPair, formatPublicKey } from '../../../src/identity/keys.js';
 import { CLI } from '../../helpers/paths.js';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'tun-keys-'));
+const made: string[] = [];
+const tmp = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'tun-keys-'));
+  made.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('tun keygen (the real CLI)', () => {
   test('under umask 000 it still creates a 0600 private key and a one-line .pub; refuses to overwrite without --force', () => {
