@@ -92,6 +92,27 @@ describe('control channel authentication (real CLI processes)', () => {
     assert.equal((second.stderr.match(/took over/g) ?? []).length, 0, 'the newer client keeps the session');
   });
 
+  it('garbage on all three relay ports closes those connections and hurts nothing else', async () => {
+    const ports = [relay.control, relay.visitor, relay.tunnel];
+    const payloads = [
+      () => randomBytes(1 + Math.floor(Math.random() * 3000)),
+      () => Buffer.from([0xff, 0xff, ...randomBytes(100)]), // a length far above every pre-auth limit
+      () => Buffer.from([0x00, 0x00]), // a zero-length frame
+      () => Buffer.concat([Buffer.from([0x00, 0x20]), Buffer.from([0x92, 0x10, 0xdf, 0xff, 0xff, 0xff, 0xff]), randomBytes(25)]), // msgpack map claiming 4G entries
+    ];
+    await Promise.all(
+      Array.from({ length: 60 }, async (_, i) => {
+        const s = await dial(ports[i % 3]!);
+        const out = collect(s, 10_000);
+        s.write(payloads[i % payloads.length]!());
+        const o = await out;
+        assert.notEqual(o.how, 'timeout', `port ${ports[i % 3]} closed the connection`);
+      }),
+    );
+    assert.equal(relay.proc.child.exitCode, null, 'the relay is still running');
+    await streamWorks();
+  });
+
   it('the relay refuses garbage on the control port without hurting sessions', async () => {
     const s = await dial(relay.control);
     const out = collect(s, 10_000);
