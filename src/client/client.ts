@@ -12,7 +12,7 @@ import type { KeyList } from '../identity/key-list.js';
 import type { Logger } from '../log.js';
 import { Backoff, sleep } from '../net/backoff.js';
 import { FrameReader } from '../net/frame-reader.js';
-import { dial, formatHostPort, type HostPort } from '../net/socket.js';
+import { dial, formatHostPort, reset, type HostPort } from '../net/socket.js';
 import { splice } from '../net/splice.js';
 import { type ControlChannel, within, writeFrame } from '../stream/control-channel.js';
 import { encodeMessage, expectMessage, joinProof, type Message, type MessageOf } from '../wire/index.js';
@@ -98,7 +98,9 @@ export class Client {
   stop(): void {
     this.#stop.abort();
     this.#channel?.close(new TunError('TIMEOUT', 'client stopping'));
-    for (const s of this.#streams) s.destroy();
+    // Streams cut by a shutdown are aborted, not ended: the local service must not take a cut
+    // stream for a complete one.
+    for (const s of this.#streams) reset(s);
   }
 
   async #session(): Promise<void> {

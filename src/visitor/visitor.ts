@@ -58,7 +58,8 @@ export class Visitor {
   }
 
   async stop(): Promise<void> {
-    for (const s of this.#sockets) s.destroy();
+    // Applications whose streams a shutdown cuts see a reset, never a clean end.
+    for (const s of this.#sockets) reset(s);
     await closeServer(this.#server);
   }
 

@@ -1,14 +1,18 @@
 /** The client outlives its relay: after a relay restart it reconnects (with backoff) and serves again. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, it } from 'node:test';
+import { after, before, it } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
-import { EchoService, collect, dial, freePort, send } from '../helpers/net.js';
-import { TunProcess, startClient, startVisitor } from '../helpers/proc.js';
+import { EchoService, collect, dial, freePort, send, type EchoConnection, type Outcome } from '../helpers/net.js';
+import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
 
 const keys = new KeyDir();
 const echo = new EchoService();
 const procs: TunProcess[] = [];
+
+before(async () => {
+  await echo.start();
+});
 
 after(async () => {
   await Promise.all(procs.map((p) => p.stop()));
@@ -27,7 +31,6 @@ async function roundTrip(port: number): Promise<void> {
 }
 
 it('a client reconnects after the relay restarts, and streams work again', async () => {
-  await echo.start();
   const relayKey = keys.key('relay');
   const clientKey = keys.key('client');
   const visitorKey = keys.key('visitor');
@@ -62,3 +65,48 @@ it('a client reconnects after the relay restarts, and streams work again', async
   await relay2.waitFor(/client \w+ \(client\) online/, 20_000);
   await roundTrip(v.port);
 });
+
+it('stopping the client or the visitor mid-stream resets the applications, never a clean end', async () => {
+  const relayKey = keys.key('relay2');
+  const clientKey = keys.key('client2');
+  const visitorKey = keys.key('visitor2');
+  const relay = await startRelay(['--key', relayKey.key, '--authorized', keys.list('clients2.list', [clientKey.line])]);
+  procs.push(relay.proc);
+  const clientArgs = ['--server', `127.0.0.1:${relay.control}`, '--pubkey', relayKey.pub, '--key', clientKey.key, '--service', 'echo', '--local', `127.0.0.1:${echo.port}`, '--allow', keys.list('visitors2.list', [visitorKey.line])];
+  const client = await startClient(clientArgs);
+  procs.push(client);
+  const v = await startVisitor(['--server', `127.0.0.1:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo']);
+  procs.push(v.proc);
+
+  const openStream = async (): Promise<{ out: Promise<Outcome>; service: EchoConnection }> => {
+    const before = echo.connections.length;
+    const s = await dial(v.port);
+    const out = collect(s);
+    const echoed = new Promise((resolve) => s.once('data', resolve));
+    s.write('ping');
+    await echoed;
+    return { out, service: echo.connections[before]! };
+  };
+
+  const first = await openStream();
+  assert.equal(await client.stop(), 0);
+  assert.equal((await first.out).how, 'reset', 'the visitor-side app sees a reset when the client stops');
+  await until(() => first.service.how !== undefined);
+  assert.equal(first.service.how, 'reset', 'the local service sees a reset when the client stops');
+
+  const client2 = await startClient(clientArgs);
+  procs.push(client2);
+  const second = await openStream();
+  assert.equal(await v.proc.stop(), 0);
+  assert.equal((await second.out).how, 'reset', 'the app sees a reset when the visitor stops');
+  await until(() => second.service.how !== undefined);
+  assert.equal(second.service.how, 'reset', 'the local service sees a reset when the visitor stops');
+});
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
