@@ -68,10 +68,18 @@ export function boundPort(server: Server): number {
   return typeof a === 'object' && a ? a.port : 0;
 }
 
-/** Resets a socket (RST) so the application sees an abort, never a clean end. */
+/**
+ * Resets a socket (RST) so the application sees an abort, never a clean end.
+ *
+ * Not after end(): with a shutdown in flight, libuv refuses the reset (EINVAL) and Node 20 then
+ * drops the handle without closing it, which makes the process spin forever at exit. tun calls
+ * end() on an application socket only after an authenticated FIN, so that EOF was genuine and a
+ * plain destroy is right.
+ */
 export function reset(socket: Socket): void {
   if (socket.destroyed) return;
-  if (typeof socket.resetAndDestroy === 'function' && (socket as unknown as { _handle?: unknown })._handle) socket.resetAndDestroy();
+  const handle = (socket as unknown as { _handle?: unknown })._handle;
+  if (typeof socket.resetAndDestroy === 'function' && handle && !socket.writableEnded) socket.resetAndDestroy();
   else socket.destroy();
 }
 

@@ -7,11 +7,13 @@ import { TunProcess } from '../helpers/proc.js';
 
 function fetchPage(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    get(url, { agent: false }, (res) => {
+    const req = get(url, { agent: false, timeout: 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => (body += d));
       res.on('end', () => resolve(body));
-    }).on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${url} within 5 s`)));
+    req.on('error', reject);
   });
 }
 
@@ -31,7 +33,8 @@ it('tun demo serves the printed URL until Ctrl-C, then stops cleanly and removes
   assert.ok(existsSync(dir));
   for (let i = 0; i < 3; i++) assert.match(await fetchPage(url), /Hello through tun/);
   p.child.kill('SIGINT');
-  assert.equal(await p.exited, 0, p.output);
+  const exited = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('still running 5 s after SIGINT'), 5000))]);
+  assert.equal(exited, 0, p.output);
   assert.match(p.stdout, /tun demo: stopped/);
   assert.equal(p.stderr, '', 'no warnings or errors on a clean stop');
   assert.equal(existsSync(dir), false, 'the temporary key folder is removed');
