@@ -12,6 +12,11 @@ import { decodeMessage, encodeMessage, type Bodies, type Message, type MessageNa
 const EMPTY = Buffer.alloc(0);
 /** Control frames are small; anything larger is a violation. */
 export const CONTROL_MAX_FRAME = 16 * 1024;
+/**
+ * Control messages we may hold unsent because the peer does not read them (a peer that sends
+ * Pings and never reads the Pongs would otherwise make us buffer without bound).
+ */
+export const CONTROL_MAX_UNSENT = 256 * 1024;
 
 export class ControlChannel {
   readonly socket: Socket;
@@ -44,6 +49,9 @@ export class ControlChannel {
     frame.writeUInt16BE(ct.length, 0);
     ct.copy(frame, 2);
     this.socket.write(frame);
+    if (this.socket.writableLength > CONTROL_MAX_UNSENT) {
+      this.close(new TunError('BUSY', `the peer stopped reading its control connection (${this.socket.writableLength} bytes unsent)`));
+    }
   }
 
   /** Decrypts and decodes one frame received in pull mode (the first message after the handshake). */

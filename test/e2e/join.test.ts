@@ -222,3 +222,37 @@ describe('pairing expiry (in-process relay with a short pairing time)', () => {
     }
   });
 });
+
+describe('a client that sends but never reads its control connection', () => {
+  it('is disconnected once its unread answers pass the bound, not buffered without limit', async () => {
+    await initCrypto();
+    const relayKey = X25519KeyPair.generate();
+    const clientKey = X25519KeyPair.generate();
+    const keys = new KeyDir();
+    const relay = new Relay({
+      key: relayKey,
+      authorized: KeyList.load(keys.list('clients.list', [`tun-x25519 ${clientKey.publicKey.toString('base64')} c`])),
+      bind: '127.0.0.1', controlPort: 0, visitorPort: 0, tunnelPort: 0, allowPublic: false, log: silentLogger,
+    });
+    await relay.start();
+    const client = new HandClient(clientKey, relayKey.publicKey);
+    try {
+      await client.connect(relay.ports.control, ['svc']);
+      assert.equal(relay.stats().sessions, 1);
+      const socket = client.channel.socket;
+      socket.pause(); // never read the Pongs
+      let sent = 0;
+      while (!socket.destroyed && relay.stats().sessions === 1 && sent < 2_000_000) {
+        for (let i = 0; i < 2000; i++) client.channel.send('Ping', { seq: sent++ });
+        await new Promise((r) => setImmediate(r));
+      }
+      const deadline = Date.now() + 5000;
+      while (relay.stats().sessions === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(relay.stats().sessions, 0, `the relay dropped the session (after ${sent} Pings)`);
+    } finally {
+      client.channel?.close(new (await import('../../src/errors.js')).TunError('TIMEOUT', 'test done'));
+      await relay.stop();
+      keys.remove();
+    }
+  });
+});
