@@ -79,6 +79,7 @@ export class Relay {
     this.#servers.push(tunnel);
     this.ports = { control: boundPort(control), visitor: boundPort(visitor), tunnel: boundPort(tunnel) };
     this.#log.info(`relay ${fingerprint(this.#o.key.publicKey)} listening on ${this.#o.bind}: control ${this.ports.control}, visitors ${this.ports.visitor}, tunnel ${this.ports.tunnel}; ${this.#o.authorized.entries.length} authorized client key(s)`);
+    if (this.#o.authorized.entries.length === 0) this.#log.warn(`${this.#o.authorized.source} lists no client keys: every client will be refused (append each client's .pub line to it)`);
     if (this.#o.allowPublic) this.#log.warn('public mode is enabled: for services a client publishes on a relay port, this relay sees the plaintext the application sends (use TLS in the service)');
   }
 
