@@ -163,6 +163,10 @@ describe('the join on the tunnel port', () => {
     assert.equal(r.closed, true, 'a reused token gets the socket closed');
     assert.equal(r.data.length, 0, 'and nothing is forwarded to it');
     await relay.proc.waitFor(/join refused/);
+    // The stream joined with that token is unaffected.
+    const before = Buffer.concat(first.received).length;
+    v.socket.write('still joined');
+    assert.equal((await bytes(first.received, before + 12)).subarray(before).toString(), 'still joined');
     first.socket.destroy();
     v.socket.destroy();
   });
