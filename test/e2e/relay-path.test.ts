@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
-import { EchoService, close, collect, dial, freePort, listenOn, send, type Outcome } from '../helpers/net.js';
+import { EchoService, close, collect, dial, listenOn, send, type Outcome } from '../helpers/net.js';
 import { startClient, startRelay, startVisitor, type TunProcess } from '../helpers/proc.js';
 import { createServer, type Socket } from 'node:net';
 
@@ -58,7 +58,9 @@ describe('relay path (real CLI processes)', () => {
 
   before(async () => {
     await echo.start();
-    const downPort = await freePort();
+    // Port 1 (tcpmux) has no listener here, and no test can take it: tests only bind port 0,
+    // which picks from the ephemeral range. A port that was merely free a moment ago could be.
+    const downPort = 1;
     const stallPort = await listenOn(stall);
     const relay = await startRelay(['--key', relayKey.key, '--authorized', keys.list('clients.list', ['# authorized clients', clientKey.line])]);
     procs.push(relay.proc);
