@@ -2,6 +2,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CLI } from './paths.js';
 
+/** Every child still running: if this test process ends or is killed, they go with it. */
+const live = new Set<ChildProcess>();
+const killAll = (): void => {
+  for (const c of live) c.kill('SIGKILL');
+};
+process.once('exit', killAll);
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(sig, () => {
+    killAll();
+    process.exit(128 + (sig === 'SIGTERM' ? 15 : 2));
+  });
+}
+
 export class TunProcess {
   readonly child: ChildProcess;
   stdout = '';
@@ -20,7 +33,9 @@ export class TunProcess {
       if (process.env.TUN_TEST_VERBOSE) process.stderr.write(d);
       this.#notify();
     });
+    live.add(this.child);
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => {
+      live.delete(this.child);
       this.#notify();
       resolve(code);
     }));
