@@ -155,6 +155,32 @@ describe('a hostile relay path (real CLI processes behind proxies)', () => {
     assert.equal(o.data.toString(), 'before the pause; after the pause');
   });
 
+  it('a replayed visitor handshake (message 1) never reaches the local service', async () => {
+    // Record a genuine stream's first bytes: the Visit frame, then Noise message 1.
+    const { port, proxy } = await visitorBehind();
+    const before = echo.connections.length;
+    const s = await dial(port);
+    const out = collect(s);
+    await send(s, Buffer.from('genuine'));
+    assert.equal((await out).data.toString(), 'genuine');
+    assert.equal(echo.connections.length, before + 1);
+    const up = proxy.all('up');
+    const first = 2 + up.readUInt16BE(0);
+    const second = first + 2 + up.readUInt16BE(first);
+    const recorded = up.subarray(0, second);
+
+    // Replay them as the relay (or anyone on the path) could: the client answers message 1, but
+    // without the visitor's ephemeral key nobody can send the OPEN record, so it never dials.
+    const replay = await dial(relayVisitorPort);
+    const replayed = collect(replay, 3000);
+    replay.write(recorded);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(echo.connections.length, before + 1, 'no new connection to the local service');
+    const r = await replayed;
+    assert.ok(r.data.length > 0, 'the relay paired the replay and the client answered message 1');
+    replay.destroy();
+  });
+
   it('a clean stream through the same relay still ends cleanly', async () => {
     const { port } = await visitorBehind();
     const data = randomBytes(300_000);
