@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
-import { EchoService, collect, dial, send } from '../helpers/net.js';
+import { EchoService, Proxy, collect, dial, send } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
 
 describe('control channel authentication (real CLI processes)', () => {
@@ -19,6 +19,7 @@ describe('control channel authentication (real CLI processes)', () => {
   const visitorKey = keys.key('visitor');
   const echo = new EchoService();
   const procs: TunProcess[] = [];
+  const proxies: Proxy[] = [];
   let relay: Awaited<ReturnType<typeof startRelay>>;
   let visitorPort = 0;
 
@@ -45,6 +46,7 @@ describe('control channel authentication (real CLI processes)', () => {
 
   after(async () => {
     await Promise.all(procs.map((p) => p.stop()));
+    await Promise.all(proxies.map((p) => p.stop()));
     await echo.stop();
     keys.remove();
   });
@@ -90,6 +92,30 @@ describe('control channel authentication (real CLI processes)', () => {
     await relay.proc.waitFor(/connected again; closing its previous control connection/);
     await streamWorks();
     assert.equal((second.stderr.match(/took over/g) ?? []).length, 0, 'the newer client keeps the session');
+  });
+
+  it('a replayed control handshake (message 1) registers nothing and evicts nobody', async () => {
+    // A client whose control connection passes a recording proxy takes the session over...
+    const proxy = await new Proxy(relay.control).start();
+    proxies.push(proxy);
+    const c = await startClient(['--server', `127.0.0.1:${proxy.port}`, '--pubkey', relayKey.pub, '--key', clientKey.key, '--service', 'echo', '--local', `127.0.0.1:${echo.port}`, '--allow', keys.list('visitors3.list', [visitorKey.line])]);
+    procs.push(c);
+    await streamWorks();
+    const up = proxy.all('up');
+    const message1 = up.subarray(0, 2 + up.readUInt16BE(0));
+    const takeovers = (relay.proc.stderr.match(/connected again/g) ?? []).length;
+    // ...then its message 1 is replayed: the relay answers it, but nothing happens without the
+    // first transport message, which the replayer cannot produce.
+    const replay = await dial(relay.control);
+    const replayed = collect(replay, 8000);
+    replay.write(message1);
+    const r = await replayed;
+    assert.ok(r.data.length > 0, 'the relay answered message 1');
+    assert.notEqual(r.how, 'timeout', 'and closed the connection at its handshake deadline');
+    assert.equal((relay.proc.stderr.match(/connected again/g) ?? []).length, takeovers, 'the live session was not replaced');
+    assert.doesNotMatch(c.stderr, /took over/);
+    await streamWorks();
+    // c stays the live client (through the proxy) for the tests below.
   });
 
   it('garbage on all three relay ports closes those connections and hurts nothing else', async () => {
