@@ -47,11 +47,11 @@ export function dial(target: HostPort, timeoutMs: number, what: string): Promise
 }
 
 /** Listens and resolves once bound; port 0 picks a free port (read it from server.address()). */
-export function listen(hp: HostPort, onConnection: (s: Socket) => void, what: string, onAcceptError: (err: NodeJS.ErrnoException) => void = () => {}): Promise<Server> {
+export function listen(hp: HostPort, onConnection: (s: Socket) => void, what: string, onAcceptError: (err: NodeJS.ErrnoException) => void = () => {}, option = 'the matching --*-port option'): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (s) => onConnection(tune(s)));
     const onError = (err: NodeJS.ErrnoException): void => {
-      reject(new TunError('CONFIG_INVALID', `cannot listen on ${formatHostPort(hp)} for ${what}: ${err.code ?? err.message}`, err.code === 'EADDRINUSE' ? 'another program uses that port; pick another with the matching --*-port option' : undefined, { cause: err }));
+      reject(new TunError('CONFIG_INVALID', `cannot listen on ${formatHostPort(hp)} for ${what}: ${err.code ?? err.message}`, err.code === 'EADDRINUSE' ? `another program uses that port; pick another with ${option}` : err.code === 'EACCES' ? 'ports below 1024 need privileges; pick a higher port' : undefined, { cause: err }));
     };
     server.once('error', onError);
     server.listen(hp.port, hp.host, () => {

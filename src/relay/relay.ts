@@ -71,11 +71,11 @@ export class Relay {
     const at = (port: number): HostPort => ({ host: this.#o.bind, port });
     const onAcceptError = (err: NodeJS.ErrnoException): void =>
       this.#log.rateLimited('error', `accept-${err.code}`, `cannot accept connections: ${err.code ?? err.message}${err.code === 'EMFILE' || err.code === 'ENFILE' ? ' (out of file descriptors: raise `ulimit -n`)' : ''}`, 5000);
-    const control = await listen(at(this.#o.controlPort), (s) => this.#guard(s, 'control', () => this.#acceptControl(s)), 'the control port', onAcceptError);
+    const control = await listen(at(this.#o.controlPort), (s) => this.#guard(s, 'control', () => this.#acceptControl(s)), 'the control port', onAcceptError, '--control-port');
     this.#servers.push(control);
-    const visitor = await listen(at(this.#o.visitorPort), (s) => this.#guard(s, 'visitor', () => this.#acceptVisitor(s)), 'the visitor port', onAcceptError);
+    const visitor = await listen(at(this.#o.visitorPort), (s) => this.#guard(s, 'visitor', () => this.#acceptVisitor(s)), 'the visitor port', onAcceptError, '--visitor-port');
     this.#servers.push(visitor);
-    const tunnel = await listen(at(this.#o.tunnelPort), (s) => this.#guard(s, 'tunnel', () => this.#acceptTunnel(s)), 'the tunnel port', onAcceptError);
+    const tunnel = await listen(at(this.#o.tunnelPort), (s) => this.#guard(s, 'tunnel', () => this.#acceptTunnel(s)), 'the tunnel port', onAcceptError, '--tunnel-port');
     this.#servers.push(tunnel);
     this.ports = { control: boundPort(control), visitor: boundPort(visitor), tunnel: boundPort(tunnel) };
     this.#log.info(`relay ${fingerprint(this.#o.key.publicKey)} listening on ${this.#o.bind}: control ${this.ports.control}, visitors ${this.ports.visitor}, tunnel ${this.ports.tunnel}; ${this.#o.authorized.entries.length} authorized client key(s)`);
@@ -339,7 +339,7 @@ export class Relay {
         return;
       }
       this.#requestStream(session, service, 'public', socket, {});
-    }, `public service ${service}`);
+    }, `public service ${service}`, undefined, 'another --public-port on the client');
     if (session.ended) {
       void closeServer(server);
       return;

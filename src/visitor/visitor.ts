@@ -52,7 +52,7 @@ export class Visitor {
   }
 
   async start(): Promise<void> {
-    this.#server = await listen(this.#o.listen, (app) => this.#accept(app), 'visitors');
+    this.#server = await listen(this.#o.listen, (app) => this.#accept(app), 'applications', undefined, '--listen');
     this.port = boundPort(this.#server);
     this.#log.info(`listening on ${formatHostPort({ host: this.#o.listen.host, port: this.port })} for ${this.#o.service} of client ${fingerprint(this.#o.clientKey)} via ${formatHostPort(this.#o.server)}`);
   }
