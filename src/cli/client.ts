@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Client, type ServiceSpec } from '../client/client.js';
 import { TunError } from '../errors.js';
 import { KeyList } from '../identity/key-list.js';
-import { parseHostPort } from '../net/socket.js';
+import { parseHostPort, parseLocalAddress } from '../net/socket.js';
 import { SERVICE_NAME } from '../wire/index.js';
 import { LOG_LEVEL_HELP, loadKeyPair, loadPublicKey, parsePort, roleLogger, runDaemon } from './common.js';
 
@@ -26,7 +26,7 @@ class ServiceFlags {
     this.specs.push({ name });
   };
   local = (addr: string): void => {
-    this.#last('--local').local = parseHostPort(addr, undefined, '--local');
+    this.#last('--local').local = parseLocalAddress(addr, '--local');
   };
   publicPort = (port: string): void => {
     this.#last('--public-port').publicPort = parsePort(port, '--public-port');
@@ -56,7 +56,7 @@ export function registerClient(program: Command): void {
     .requiredOption('--pubkey <file>', "the relay's .pub file: the only relay key this client accepts")
     .requiredOption('--key <file>', "this client's private key")
     .option('--service <name>', 'a service name visitors ask for (repeatable)', wrap(flags.service))
-    .option('--local <host:port>', 'where the service before it listens, e.g. 127.0.0.1:8080', wrap(flags.local))
+    .option('--local <host:port>', 'where the service before it listens: HOST:PORT, or PORT for 127.0.0.1', wrap(flags.local))
     .option('--public-port <port>', 'also publish the service before it on this relay port as plain TCP (needs relay --public and a permitlisten grant; the relay sees that traffic)', wrap(flags.publicPort))
     .option('--allow <file>', 'visitor public keys allowed to connect, one .pub line each (without it no visitor is allowed)')
     .option('--log-level <level>', LOG_LEVEL_HELP)

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseHostPort } from '../net/socket.js';
+import { parseHostPort, parseLocalAddress } from '../net/socket.js';
 import { Visitor } from '../visitor/visitor.js';
 import { LOG_LEVEL_HELP, loadKeyPair, loadPublicKey, roleLogger, runDaemon } from './common.js';
 
@@ -20,7 +20,7 @@ export function registerVisit(program: Command): void {
     .requiredOption('--pubkey <file>', "the client's .pub file: the only key that may answer")
     .requiredOption('--key <file>', "this visitor's private key")
     .requiredOption('--service <name>', 'the service to reach')
-    .requiredOption('--listen <host:port>', 'local address for your applications, e.g. 127.0.0.1:2222')
+    .requiredOption('--listen <host:port>', 'local address for your applications: HOST:PORT, or PORT for 127.0.0.1')
     .option('--log-level <level>', LOG_LEVEL_HELP)
     .action((o: VisitOpts) =>
       runDaemon(async () => {
@@ -29,7 +29,7 @@ export function registerVisit(program: Command): void {
           clientKey: loadPublicKey(o.pubkey),
           key: loadKeyPair(o.key),
           service: o.service,
-          listen: parseHostPort(o.listen, undefined, '--listen'),
+          listen: parseLocalAddress(o.listen, '--listen'),
           log: roleLogger('visit', o.logLevel),
         });
         await visitor.start();

@@ -17,6 +17,12 @@ export function parseHostPort(text: string, defaultPort?: number, what = 'addres
   return { host: m[1]!, port };
 }
 
+/** A local address: HOST:PORT, or just PORT / :PORT for 127.0.0.1 (never all interfaces by default). */
+export function parseLocalAddress(text: string, what: string): HostPort {
+  const short = /^:?(\d+)$/.exec(text);
+  return parseHostPort(short ? `127.0.0.1:${short[1]}` : text, undefined, what);
+}
+
 export function formatHostPort(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
