@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
-import { EchoService, Proxy, collect, dial, send } from '../helpers/net.js';
+import { EchoService, Proxy, collect, dial, roundTrip } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
 
 describe('control channel authentication (real CLI processes)', () => {
@@ -25,10 +25,7 @@ describe('control channel authentication (real CLI processes)', () => {
 
   const streamWorks = async (): Promise<void> => {
     const data = randomBytes(100_000);
-    const s = await dial(visitorPort);
-    const done = collect(s);
-    await send(s, data);
-    const out = await done;
+    const out = await roundTrip(visitorPort, data);
     assert.equal(out.how, 'end');
     assert.ok(out.data.equals(data), 'the authorized client still serves streams');
   };

@@ -14,6 +14,7 @@ import { KeyList } from '../../src/identity/key-list.js';
 import { silentLogger } from '../../src/log.js';
 import { FrameReader } from '../../src/net/frame-reader.js';
 import { HandshakeState } from '../../src/noise/index.js';
+import type { RelayLimits } from '../../src/relay/limits.js';
 import { Relay } from '../../src/relay/relay.js';
 import { ControlChannel, writeFrame } from '../../src/stream/control-channel.js';
 import { NOISE_PROTOCOL, PROTOCOL_VERSION, controlPrologue, decodeMessage, encodeMessage, expectMessage, joinProof, type MessageOf } from '../../src/wire/index.js';
@@ -194,20 +195,25 @@ describe('the join on the tunnel port', () => {
   });
 });
 
+/** A relay in this process (so its limits can be set) that lists one fresh client key, and a hand client for it. */
+async function inProcess(limits: Partial<RelayLimits>): Promise<{ relay: Relay; client: HandClient; clientKey: X25519KeyPair; keys: KeyDir }> {
+  await initCrypto();
+  const relayKey = X25519KeyPair.generate();
+  const clientKey = X25519KeyPair.generate();
+  const keys = new KeyDir();
+  const relay = new Relay({
+    key: relayKey,
+    authorized: KeyList.load(keys.list('clients.list', [`tun-x25519 ${clientKey.publicKey.toString('base64')} c`])),
+    bind: '127.0.0.1', controlPort: 0, visitorPort: 0, tunnelPort: 0, allowPublic: false, log: silentLogger,
+    limits,
+  });
+  await relay.start();
+  return { relay, client: new HandClient(clientKey, relayKey.publicKey), clientKey, keys };
+}
+
 describe('pairing expiry (in-process relay with a short pairing time)', () => {
   it('an expired token is refused and the visitor is told the client did not answer in time', async () => {
-    await initCrypto();
-    const relayKey = X25519KeyPair.generate();
-    const clientKey = X25519KeyPair.generate();
-    const keys = new KeyDir();
-    const relay = new Relay({
-      key: relayKey,
-      authorized: KeyList.load(keys.list('clients.list', [`tun-x25519 ${clientKey.publicKey.toString('base64')} c`])),
-      bind: '127.0.0.1', controlPort: 0, visitorPort: 0, tunnelPort: 0, allowPublic: false, log: silentLogger,
-      limits: { pairingMs: 300 },
-    });
-    await relay.start();
-    const client = new HandClient(clientKey, relayKey.publicKey);
+    const { relay, client, clientKey, keys } = await inProcess({ pairingMs: 300 });
     try {
       await client.connect(relay.ports.control, ['svc']);
       const v = await visitRaw(relay.ports.visitor, clientKey.publicKey, 'svc');
@@ -229,17 +235,7 @@ describe('pairing expiry (in-process relay with a short pairing time)', () => {
 
 describe('a client that sends but never reads its control connection', () => {
   it('is disconnected once its unread answers pass the bound, not buffered without limit', async () => {
-    await initCrypto();
-    const relayKey = X25519KeyPair.generate();
-    const clientKey = X25519KeyPair.generate();
-    const keys = new KeyDir();
-    const relay = new Relay({
-      key: relayKey,
-      authorized: KeyList.load(keys.list('clients.list', [`tun-x25519 ${clientKey.publicKey.toString('base64')} c`])),
-      bind: '127.0.0.1', controlPort: 0, visitorPort: 0, tunnelPort: 0, allowPublic: false, log: silentLogger,
-    });
-    await relay.start();
-    const client = new HandClient(clientKey, relayKey.publicKey);
+    const { relay, client, keys } = await inProcess({});
     try {
       await client.connect(relay.ports.control, ['svc']);
       assert.equal(relay.stats().sessions, 1);

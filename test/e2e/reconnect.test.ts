@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, it } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
-import { EchoService, collect, dial, freePort, send, type EchoConnection, type Outcome } from '../helpers/net.js';
+import { EchoService, collect, dial, freePort, roundTrip, until, type EchoConnection, type Outcome } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
 
 const keys = new KeyDir();
@@ -20,12 +20,9 @@ after(async () => {
   keys.remove();
 });
 
-async function roundTrip(port: number): Promise<void> {
+async function echoes(port: number): Promise<void> {
   const data = randomBytes(50_000);
-  const s = await dial(port);
-  const out = collect(s);
-  await send(s, data);
-  const o = await out;
+  const o = await roundTrip(port, data);
   assert.equal(o.how, 'end');
   assert.ok(o.data.equals(data));
 }
@@ -44,7 +41,7 @@ it('a client reconnects after the relay restarts, and streams work again', async
   procs.push(client);
   const v = await startVisitor(['--server', `127.0.0.1:${ports[1]}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo']);
   procs.push(v.proc);
-  await roundTrip(v.port);
+  await echoes(v.port);
   // A stream open while the relay goes away is cut: the application sees a reset, not EOF.
   const held = await dial(v.port);
   const heldOut = collect(held);
@@ -63,7 +60,7 @@ it('a client reconnects after the relay restarts, and streams work again', async
   procs.push(relay2);
   await relay2.waitFor(/tun server ready/);
   await relay2.waitFor(/client \w+ \(client\) online/, 20_000);
-  await roundTrip(v.port);
+  await echoes(v.port);
 });
 
 it('stopping the client or the visitor mid-stream resets the applications, never a clean end', async () => {
@@ -103,10 +100,3 @@ it('stopping the client or the visitor mid-stream resets the applications, never
   assert.equal(second.service.how, 'reset', 'the local service sees a reset when the visitor stops');
 });
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

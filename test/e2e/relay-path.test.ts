@@ -6,19 +6,11 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
-import { EchoService, close, collect, dial, listenOn, send, type Outcome } from '../helpers/net.js';
+import { EchoService, close, collect, dial, listenOn, roundTrip } from '../helpers/net.js';
 import { startClient, startRelay, startVisitor, type TunProcess } from '../helpers/proc.js';
 import { createServer, type Socket } from 'node:net';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-/** One request/response over a fresh application connection through the visitor. */
-async function roundTrip(port: number, data: Buffer): Promise<Outcome> {
-  const s = await dial(port);
-  const done = collect(s);
-  await send(s, data);
-  return done;
-}
 
 describe('relay path (real CLI processes)', () => {
   const keys = new KeyDir();

@@ -7,16 +7,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
-import { EchoService, Proxy, collect, dial, send, type Direction } from '../helpers/net.js';
+import { EchoService, Proxy, collect, dial, send, until, type Direction } from '../helpers/net.js';
 import { startClient, startRelay, startVisitor, type TunProcess } from '../helpers/proc.js';
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 // Short stream keepalive for every process this file starts (PING after 500 ms quiet, abort after 1.5 s).
 process.env.TUN_STREAM_KEEPALIVE_MS = '500';

@@ -191,3 +191,20 @@ export class Proxy {
     return close(this.server);
   }
 }
+
+/** Opens a connection to `port`, sends `data`, shuts the write side and collects the answer. */
+export async function roundTrip(port: number, data: Buffer): Promise<Outcome> {
+  const s = await dial(port);
+  const out = collect(s);
+  await send(s, data);
+  return out;
+}
+
+/** Polls `cond` every 20 ms; throws when it is still false after `ms`. */
+export async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
