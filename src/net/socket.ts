@@ -52,6 +52,8 @@ export function dial(target: HostPort, timeoutMs: number, what: string): Promise
   });
 }
 
+const LISTEN_BACKLOG = 4096;
+
 /** Listens and resolves once bound; port 0 picks a free port (read it from server.address()). */
 export function listen(hp: HostPort, onConnection: (s: Socket) => void, what: string, onAcceptError: (err: NodeJS.ErrnoException) => void = () => {}, option = 'the matching --*-port option'): Promise<Server> {
   return new Promise((resolve, reject) => {
@@ -60,7 +62,9 @@ export function listen(hp: HostPort, onConnection: (s: Socket) => void, what: st
       reject(new TunError('CONFIG_INVALID', `cannot listen on ${formatHostPort(hp)} for ${what}: ${err.code ?? err.message}`, err.code === 'EADDRINUSE' ? `another program uses that port; pick another with ${option}` : err.code === 'EACCES' ? 'ports below 1024 need privileges; pick a higher port' : undefined, { cause: err }));
     };
     server.once('error', onError);
-    server.listen(hp.port, hp.host, () => {
+    // A deeper accept queue than Node's 511: bursts of hundreds of connections at once (a browser,
+    // a load test, every client reconnecting after a relay restart) must not overflow it.
+    server.listen({ port: hp.port, host: hp.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', onError);
       // Accept errors (EMFILE, ENFILE) must never stop the listener or the process.
       server.on('error', onAcceptError);

@@ -28,6 +28,10 @@ export interface VisitorOptions {
   timeouts?: Partial<{ connectMs: number; pairingMs: number }>;
 }
 
+/** Streams this agent sets up at once; more application connections wait (paused) their turn. */
+const MAX_SETTING_UP = 64;
+const MAX_WAITING = 4096;
+
 const HINTS: Record<string, string> = {
   client_offline: 'start `tun client` (or check it is connected to this relay with the same key)',
   unknown_service: 'check --service: the client must offer a service with exactly this name',
@@ -42,6 +46,8 @@ export class Visitor {
   readonly #log: Logger;
   readonly #t: { connectMs: number; pairingMs: number };
   readonly #sockets = new Set<Socket>();
+  #settingUp = 0;
+  readonly #waiting: Socket[] = [];
   #server: Server | undefined;
   port = 0;
 
@@ -72,20 +78,49 @@ export class Visitor {
     app.pause();
     app.on('error', () => {});
     this.#track(app);
-    this.#connect(app).catch((err) => {
-      const e = asTunError(err, 'STREAM_TRUNCATED', 'stream failed');
-      this.#log.error(e.describe());
+    if (this.#settingUp < MAX_SETTING_UP) return this.#start(app);
+    // Many applications connecting at once (a browser, a load test): set their streams up a few
+    // at a time instead of asking the relay and the client for all of them at once.
+    if (this.#waiting.length >= MAX_WAITING) {
+      this.#log.rateLimited('warn', 'visit-queue-full', `${MAX_WAITING} connections are already waiting for a stream; refusing more`, 5000);
       reset(app);
-    });
+      return;
+    }
+    this.#waiting.push(app);
   }
 
-  async #connect(app: Socket): Promise<void> {
+  #start(app: Socket): void {
+    this.#settingUp++;
+    let done = false;
+    const established = (): void => {
+      if (done) return;
+      done = true;
+      this.#settingUp--;
+      this.#next();
+    };
+    this.#connect(app, established)
+      .catch((err) => {
+        const e = asTunError(err, 'STREAM_TRUNCATED', 'stream failed');
+        this.#log.error(e.describe());
+        reset(app);
+      })
+      .finally(established);
+  }
+
+  #next(): void {
+    while (this.#settingUp < MAX_SETTING_UP && this.#waiting.length > 0) {
+      const app = this.#waiting.shift()!;
+      if (!app.destroyed) this.#start(app);
+    }
+  }
+
+  async #connect(app: Socket, established: () => void): Promise<void> {
     const relay = await dial(this.#o.server, this.#t.connectMs, 'relay visitor port');
     this.#track(relay);
     const abort = (): void => void relay.destroy();
     app.once('close', abort);
     try {
-      await this.#handshake(app, relay);
+      await this.#handshake(app, relay, established);
     } catch (err) {
       relay.destroy();
       throw err;
@@ -94,7 +129,7 @@ export class Visitor {
     }
   }
 
-  async #handshake(app: Socket, relay: Socket): Promise<void> {
+  async #handshake(app: Socket, relay: Socket, established: () => void): Promise<void> {
     const { service, clientKey } = this.#o;
     const cfp = fingerprint(clientKey);
     const reader = new FrameReader(relay, 1024, 4);
@@ -130,6 +165,7 @@ export class Visitor {
     reader.decoder.setMaxFrame(NOISE_MAX_MESSAGE);
     const channel = new SecureChannel(relay, reader, send, receive, this.#log);
     channel.sendRecord(encodeRecord(RecordKind.OPEN));
+    established();
     this.#log.debug(`stream to ${service} of client ${cfp} open`);
     const outcome = await channel.bridge(app);
     if (!outcome.ok && outcome.remote) {

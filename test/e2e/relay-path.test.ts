@@ -102,6 +102,14 @@ describe('relay path (real CLI processes)', () => {
     });
   });
 
+  it('2000 application connections at once are all served (the visitor paces stream set-up)', async () => {
+    const inputs = Array.from({ length: 2000 }, (_, i) => Buffer.from(`connection ${i} `.repeat(50)));
+    const outs = await Promise.all(inputs.map((d) => roundTrip(visitorPort, d)));
+    const bad = outs.map((o, i) => (o.how === 'end' && o.data.equals(inputs[i]!) ? -1 : i)).filter((i) => i >= 0);
+    assert.deepEqual(bad, [], `${bad.length} connections failed`);
+    await heldStillWorks();
+  });
+
   it('a service that stops reading stalls the sender: nothing buffers without bound on the way', async () => {
     const v = await visit(visitorKey.key, clientKey.pub, 'stall');
     const s = await dial(v.port);
