@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { TunError, asTunError } from '../errors.js';
 import type { FrameReader } from '../net/frame-reader.js';
 import type { CipherState } from '../noise/index.js';
-import { decodeMessage, encodeMessage, type Bodies, type Message, type MessageName } from '../wire/index.js';
+import { decodeMessage, encodeFrame, encodeMessage, type Bodies, type Message, type MessageName } from '../wire/index.js';
 
 const EMPTY = Buffer.alloc(0);
 /** Control frames are small; anything larger is a violation. */
@@ -44,11 +44,7 @@ export class ControlChannel {
 
   send<K extends MessageName>(type: K, body: Bodies[K]): void {
     if (this.#closed || (this.#failing && type !== 'Error')) return;
-    const ct = this.#send.encryptWithAd(EMPTY, encodeMessage(type, body));
-    const frame = Buffer.allocUnsafe(2 + ct.length);
-    frame.writeUInt16BE(ct.length, 0);
-    ct.copy(frame, 2);
-    this.socket.write(frame);
+    writeFrame(this.socket, this.#send.encryptWithAd(EMPTY, encodeMessage(type, body)));
     if (this.socket.writableLength > CONTROL_MAX_UNSENT) {
       this.close(new TunError('BUSY', `the peer stopped reading its control connection (${this.socket.writableLength} bytes unsent)`));
     }
@@ -114,10 +110,7 @@ export class ControlChannel {
 }
 
 export function writeFrame(socket: Socket, payload: Uint8Array): boolean {
-  const frame = Buffer.allocUnsafe(2 + payload.length);
-  frame.writeUInt16BE(payload.length, 0);
-  frame.set(payload, 2);
-  return socket.write(frame);
+  return socket.write(encodeFrame(payload));
 }
 
 /** Rejects with TIMEOUT when `p` takes longer than `ms`; clears its timer either way. */

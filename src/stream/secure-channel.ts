@@ -11,6 +11,8 @@ import type { Logger } from '../log.js';
 import type { CipherState } from '../noise/index.js';
 import type { FrameReader } from '../net/frame-reader.js';
 import { reset } from '../net/socket.js';
+import { FRAME_HEADER, frameHeader } from '../wire/index.js';
+import { within } from './control-channel.js';
 import { DATA_MAX, RecordKind, STREAM_KEEPALIVE_MS, decodeRecord, encodeError, encodeRecord, type StreamRecord } from './records.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -47,8 +49,9 @@ export class SecureChannel {
   sendRecord(plaintext: Buffer): boolean {
     this.#lastSent = Date.now();
     const ct = this.#send.encryptWithAd(EMPTY, plaintext);
-    const header = Buffer.allocUnsafe(2);
-    header.writeUInt16BE(ct.length, 0);
+    // Header and ciphertext as two corked writes: no copy of a 32 KiB record into a frame buffer.
+    const header = Buffer.allocUnsafe(FRAME_HEADER);
+    frameHeader(header, ct.length);
     this.#tunnel.cork();
     this.#tunnel.write(header);
     const ok = this.#tunnel.write(ct);
@@ -58,16 +61,8 @@ export class SecureChannel {
 
   /** Pull mode, before bridging: the next record, or a rejection within `timeoutMs`. */
   async nextRecord(timeoutMs: number): Promise<StreamRecord> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TunError('TIMEOUT', `no record from the peer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      const frame = await Promise.race([this.#reader.next(), timeout]);
-      return decodeRecord(this.#receive.decryptWithAd(EMPTY, frame));
-    } finally {
-      clearTimeout(timer);
-    }
+    const frame = await within(this.#reader.next(), timeoutMs, "the peer's next record");
+    return decodeRecord(this.#receive.decryptWithAd(EMPTY, frame));
   }
 
   /** Sends an authenticated ERROR record, ends the tunnel and destroys what the channel owns. */
