@@ -99,7 +99,7 @@ export function endSoon(socket: Socket, ms = 1000): void {
   setTimeout(() => socket.destroy(), ms).unref();
 }
 
-/** Closes a server and every socket it still tracks; resolves when closed. */
+/** Stops a server listening; resolves once its last connection has closed (their owners close them). */
 export function closeServer(server: Server | undefined): Promise<void> {
   if (!server) return Promise.resolve();
   return new Promise((resolve) => server.close(() => resolve()));

@@ -16,13 +16,8 @@ export function splice(a: Socket, b: Socket, onDone?: (bytesAtoB: number, bytesB
   };
   a.pipe(b);
   b.pipe(a);
-  const onError = (other: Socket) => (): void => {
-    reset(other);
-  };
-  const onErrA = onError(b);
-  const onErrB = onError(a);
-  a.on('error', onErrA);
-  b.on('error', onErrB);
+  a.on('error', () => reset(b));
+  b.on('error', () => reset(a));
   const onClose = (self: Socket, other: Socket) => (hadError: boolean): void => {
     // A socket that closed without a clean end on both directions aborts its partner.
     if (hadError || !self.readableEnded) reset(other);

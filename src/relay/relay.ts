@@ -101,13 +101,13 @@ export class Relay {
     await closing;
   }
 
-  /** Every accepted socket: a pre-auth slot and an absolute deadline, released once the connection is authenticated or paired. */
   #track(socket: Socket): void {
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
   }
 
-  #guard(socket: Socket, port: string, run: () => Promise<(() => void) | void>): void {
+  /** Every accepted socket: a pre-auth slot and an absolute deadline, released once the connection is authenticated or paired. */
+  #guard(socket: Socket, port: string, run: () => Promise<void>): void {
     socket.on('error', () => {});
     this.#track(socket);
     const ip = socket.remoteAddress ?? '?';
@@ -121,23 +121,17 @@ export class Relay {
       this.#log.rateLimited('info', `deadline-${port}`, `${port} port: ${ip} did not complete its handshake within ${this.limits.handshakeMs} ms; closed`);
       socket.destroy();
     }, this.limits.handshakeMs);
-    socket.once('close', () => {
+    const settle = (): void => {
       clearTimeout(deadline);
       release();
+    };
+    socket.once('close', settle);
+    run().then(settle, (err) => {
+      settle();
+      const e = asTunError(err, 'PROTOCOL_VIOLATION', 'connection failed');
+      if (e.code !== 'STREAM_TRUNCATED') this.#log.rateLimited('info', `fail-${port}-${e.code}`, `${port} port: ${ip}: ${e.message}`);
+      socket.destroy();
     });
-    run().then(
-      () => {
-        clearTimeout(deadline);
-        release();
-      },
-      (err) => {
-        clearTimeout(deadline);
-        release();
-        const e = asTunError(err, 'PROTOCOL_VIOLATION', 'connection failed');
-        if (e.code !== 'STREAM_TRUNCATED') this.#log.rateLimited('info', `fail-${port}-${e.code}`, `${port} port: ${ip}: ${e.message}`);
-        socket.destroy();
-      },
-    );
   }
 
   // ---- control port -------------------------------------------------------------------------
@@ -260,10 +254,7 @@ export class Relay {
     const reader = new FrameReader(socket, VISITOR_MAX_FRAME, 2);
     const visit = expectMessage(await reader.next(), 'Visit');
     const message1 = await reader.next();
-    const status = (code: string, message: string): void => {
-      writeFrame(socket, encodeMessage('VisitStatus', { ok: false, code, message }));
-      endSoon(socket);
-    };
+    const status = (code: string, message: string): void => refuseVisitor(socket, code, message);
     const key = visit.client.toString('hex');
     const session = this.#sessions.get(key);
     if (!session) return status('client_offline', `client ${fingerprint(visit.client)} is not connected to this relay`);
@@ -286,12 +277,8 @@ export class Relay {
 
   #failPending(p: Pending, code: string, message: string): void {
     this.#log.info(`stream for ${p.service} not opened: ${code}: ${message}`);
-    if (p.mode === 'e2e' && !p.socket.destroyed) {
-      writeFrame(p.socket, encodeMessage('VisitStatus', { ok: false, code, message }));
-      endSoon(p.socket);
-    } else {
-      reset(p.socket);
-    }
+    if (p.mode === 'e2e' && !p.socket.destroyed) refuseVisitor(p.socket, code, message);
+    else reset(p.socket);
   }
 
   // ---- tunnel port --------------------------------------------------------------------------
@@ -350,3 +337,8 @@ export class Relay {
   }
 }
 
+/** The relay's (unauthenticated) answer to a visitor it cannot pair: a reason, then the end. */
+function refuseVisitor(socket: Socket, code: string, message: string): void {
+  writeFrame(socket, encodeMessage('VisitStatus', { ok: false, code, message }));
+  endSoon(socket);
+}
