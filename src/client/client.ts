@@ -12,7 +12,7 @@ import type { KeyList } from '../identity/key-list.js';
 import type { Logger } from '../log.js';
 import { Backoff, sleep } from '../net/backoff.js';
 import { FrameReader } from '../net/frame-reader.js';
-import { dial, formatHostPort, reset, type HostPort } from '../net/socket.js';
+import { SocketSet, dial, formatHostPort, type HostPort } from '../net/socket.js';
 import { splice } from '../net/splice.js';
 import { type ControlChannel, within, writeFrame } from '../stream/control-channel.js';
 import { encodeMessage, expectMessage, joinProof, type Message, type MessageOf } from '../wire/index.js';
@@ -55,7 +55,7 @@ export class Client {
   readonly #stop = new AbortController();
   readonly #backoff = new Backoff();
   #channel: ControlChannel | undefined;
-  #streams = new Set<Socket>();
+  readonly #streams = new SocketSet();
   #settingUp = 0;
   #onlineOnce: (() => void) | undefined;
   /** Resolves the first time the relay welcomes this client. */
@@ -100,7 +100,7 @@ export class Client {
     this.#channel?.close(new TunError('TIMEOUT', 'client stopping'));
     // Streams cut by a shutdown are aborted, not ended: the local service must not take a cut
     // stream for a complete one.
-    for (const s of this.#streams) reset(s);
+    this.#streams.resetAll();
   }
 
   async #session(): Promise<void> {
@@ -177,28 +177,26 @@ export class Client {
     try {
       if (open.mode === 'public') {
         try {
-          local = await dial(service.local, this.#t.connectMs, `local service ${service.name}`);
+          local = this.#streams.add(await dial(service.local, this.#t.connectMs, `local service ${service.name}`));
         } catch (err) {
           this.#log.warn(`public stream for ${service.name}: ${(err as Error).message}`);
           channel.send('OpenFailed', { id: open.id, code: 'local_service_unavailable', message: 'the local service is not reachable' });
           return;
         }
       }
-      tunnel = await dial({ host: this.#o.server.host, port: tunnelPort }, this.#t.connectMs, 'relay tunnel port');
-      this.#track(tunnel);
+      tunnel = this.#streams.add(await dial({ host: this.#o.server.host, port: tunnelPort }, this.#t.connectMs, 'relay tunnel port'));
       const reader = new FrameReader(tunnel, 256, 2);
       const challenge = expectMessage(await within(reader.next(), this.#t.handshakeMs, 'the join challenge'), 'JoinChallenge');
       writeFrame(tunnel, encodeMessage('Join', { id: open.id, proof: joinProof(open.token, challenge.nonce, open.id) }));
       if (open.mode === 'public') {
         const rest = reader.detach();
         if (rest.length) local!.write(rest);
-        this.#track(local!);
         established();
         splice(tunnel, local!);
         tunnel.resume();
         return;
       }
-      await serveStream({ tunnel, reader, service: service.name, local: service.local, key: this.#o.key, allow: this.#o.allow, log: this.#log, timeouts: this.#t, track: (s) => this.#track(s), established });
+      await serveStream({ tunnel, reader, service: service.name, local: service.local, key: this.#o.key, allow: this.#o.allow, log: this.#log, timeouts: this.#t, track: (s) => this.#streams.add(s), established });
     } catch (err) {
       const e = asTunError(err, 'PROTOCOL_VIOLATION', 'stream failed');
       if (e.code !== 'STREAM_TRUNCATED') this.#log.warn(`stream for ${open.service}: ${e.message}`);
@@ -209,8 +207,4 @@ export class Client {
     }
   }
 
-  #track(s: Socket): void {
-    this.#streams.add(s);
-    s.once('close', () => this.#streams.delete(s));
-  }
 }

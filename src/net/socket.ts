@@ -93,6 +93,26 @@ export function reset(socket: Socket): void {
   else socket.destroy();
 }
 
+/** The sockets one owner answers for; each leaves the set when it closes. */
+export class SocketSet {
+  readonly #sockets = new Set<Socket>();
+
+  add(socket: Socket): Socket {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    return socket;
+  }
+
+  /** Aborts every socket still open: its application sees a reset (see reset()). */
+  resetAll(): void {
+    for (const s of [...this.#sockets]) reset(s);
+  }
+
+  destroyAll(): void {
+    for (const s of [...this.#sockets]) s.destroy();
+  }
+}
+
 /** Ends our side gracefully (flushing what was written) and destroys the socket after `ms` whatever the peer does. */
 export function endSoon(socket: Socket, ms = 1000): void {
   socket.end();

@@ -11,7 +11,7 @@ import { fingerprint } from '../identity/keys.js';
 import type { KeyList } from '../identity/key-list.js';
 import type { Logger } from '../log.js';
 import { FrameReader } from '../net/frame-reader.js';
-import { boundPort, closeServer, endSoon, listen, reset, type HostPort } from '../net/socket.js';
+import { SocketSet, boundPort, closeServer, endSoon, listen, reset, type HostPort } from '../net/socket.js';
 import { splice } from '../net/splice.js';
 import { type ControlChannel, writeFrame } from '../stream/control-channel.js';
 import { encodeMessage, expectMessage, joinProof, type Bodies, type Message } from '../wire/index.js';
@@ -56,7 +56,7 @@ export class Relay {
   readonly #servers: Server[] = [];
   readonly #publicPorts = new Map<number, Session>();
   /** Every socket the relay accepted and has not seen close: stop() destroys them all. */
-  readonly #sockets = new Set<Socket>();
+  readonly #sockets = new SocketSet();
   #stopped = false;
   ports = { control: 0, visitor: 0, tunnel: 0 };
 
@@ -97,19 +97,14 @@ export class Relay {
     for (const p of this.#pairings.takeAll()) reset(p.socket);
     for (const s of [...this.#sessions.values()]) this.#endSession(s, new TunError('TIMEOUT', 'relay shutting down'));
     const closing = Promise.all(this.#servers.map((s) => closeServer(s)));
-    for (const s of this.#sockets) s.destroy();
+    this.#sockets.destroyAll();
     await closing;
-  }
-
-  #track(socket: Socket): void {
-    this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
   }
 
   /** Every accepted socket: a pre-auth slot and an absolute deadline, released once the connection is authenticated or paired. */
   #guard(socket: Socket, port: string, run: () => Promise<void>): void {
     socket.on('error', () => {});
-    this.#track(socket);
+    this.#sockets.add(socket);
     const ip = socket.remoteAddress ?? '?';
     const release = this.#gate.acquire(ip);
     if (!release) {
@@ -318,7 +313,7 @@ export class Relay {
   async #openPublic(session: Session, service: string, port: number): Promise<void> {
     const server = await listen({ host: this.#o.bind, port }, (socket) => {
       socket.on('error', () => {});
-      this.#track(socket);
+      this.#sockets.add(socket);
       socket.pause();
       if (this.#pairings.countFor(session.key, service) >= this.limits.pendingPerService) {
         this.#log.rateLimited('warn', `busy-pub-${port}`, `public port ${port}: too many users waiting; refusing more`);

@@ -11,7 +11,7 @@ import { TunError, asTunError } from '../errors.js';
 import { fingerprint } from '../identity/keys.js';
 import type { Logger } from '../log.js';
 import { FrameReader } from '../net/frame-reader.js';
-import { boundPort, closeServer, dial, formatHostPort, listen, reset, type HostPort } from '../net/socket.js';
+import { SocketSet, boundPort, closeServer, dial, formatHostPort, listen, reset, type HostPort } from '../net/socket.js';
 import { HandshakeState } from '../noise/index.js';
 import { within, writeFrame } from '../stream/control-channel.js';
 import { RecordKind, encodeRecord } from '../stream/records.js';
@@ -45,7 +45,7 @@ export class Visitor {
   readonly #o: VisitorOptions;
   readonly #log: Logger;
   readonly #t: { connectMs: number; pairingMs: number };
-  readonly #sockets = new Set<Socket>();
+  readonly #sockets = new SocketSet();
   #settingUp = 0;
   readonly #waiting: Socket[] = [];
   #server: Server | undefined;
@@ -65,19 +65,14 @@ export class Visitor {
 
   async stop(): Promise<void> {
     // Applications whose streams a shutdown cuts see a reset, never a clean end.
-    for (const s of this.#sockets) reset(s);
+    this.#sockets.resetAll();
     await closeServer(this.#server);
-  }
-
-  #track(s: Socket): void {
-    this.#sockets.add(s);
-    s.once('close', () => this.#sockets.delete(s));
   }
 
   #accept(app: Socket): void {
     app.pause();
     app.on('error', () => {});
-    this.#track(app);
+    this.#sockets.add(app);
     if (this.#settingUp < MAX_SETTING_UP) return this.#start(app);
     // Many applications connecting at once (a browser, a load test): set their streams up a few
     // at a time instead of asking the relay and the client for all of them at once.
@@ -116,7 +111,7 @@ export class Visitor {
 
   async #connect(app: Socket, established: () => void): Promise<void> {
     const relay = await dial(this.#o.server, this.#t.connectMs, 'relay visitor port');
-    this.#track(relay);
+    this.#sockets.add(relay);
     const abort = (): void => void relay.destroy();
     app.once('close', abort);
     try {
