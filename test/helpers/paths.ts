@@ -13,10 +13,10 @@ export function repoRoot(): string {
   return dir;
 }
 
-/** The Noise vector folder: $NOISE_VECTORS, or shared/noise-vectors beside the repository. */
+/** The Noise vector folder: $NOISE_VECTORS when set, else test/vectors/data in this repository (found from the repo root, not the cwd). */
 export function vectorsDir(): string {
   const fromEnv = process.env.NOISE_VECTORS;
-  return fromEnv ? resolve(fromEnv) : resolve(repoRoot(), '..', 'shared', 'noise-vectors');
+  return fromEnv ? resolve(fromEnv) : join(repoRoot(), 'test', 'vectors', 'data');
 }
 
 export const CLI = (): string => join(repoRoot(), 'bin', 'tun.js');
