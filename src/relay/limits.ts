@@ -14,7 +14,7 @@ export interface RelayLimits {
   heartbeatMs: number;
 }
 
-export const DEFAULT_RELAY_LIMITS: RelayLimits = {
+const BASE_LIMITS: RelayLimits = {
   handshakeMs: 5000,
   pairingMs: 10_000,
   preAuthMax: 1024,
@@ -22,6 +22,24 @@ export const DEFAULT_RELAY_LIMITS: RelayLimits = {
   pendingPerService: 256,
   heartbeatMs: 10_000,
 };
+
+/**
+ * Overrides for tests that run the real CLI (the adversarial suite shortens the handshake
+ * deadline and the heartbeat): `TUN_RELAY_LIMITS="handshakeMs=1000,heartbeatMs=2000"`. Unknown
+ * names and values that are not whole numbers >= 100 (>= 1 for counts) are ignored.
+ */
+export function relayLimitsFromEnv(text: string | undefined): Partial<RelayLimits> {
+  const out: Partial<RelayLimits> = {};
+  for (const part of (text ?? '').split(',')) {
+    const [name, value] = part.split('=').map((x) => x.trim());
+    if (!name || !Object.hasOwn(BASE_LIMITS, name) || !value || !/^\d+$/.test(value)) continue;
+    const n = Number(value);
+    if (n >= (name.endsWith('Ms') ? 100 : 1)) out[name as keyof RelayLimits] = n;
+  }
+  return out;
+}
+
+export const DEFAULT_RELAY_LIMITS: RelayLimits = { ...BASE_LIMITS, ...relayLimitsFromEnv(process.env.TUN_RELAY_LIMITS) };
 
 /** Counts unauthenticated connections in total and per source address. */
 export class PreAuthGate {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { PreAuthGate } from '../../../src/relay/limits.js';
+import { PreAuthGate, relayLimitsFromEnv } from '../../../src/relay/limits.js';
 import { PairingTable } from '../../../src/relay/pairing.js';
 
 describe('PreAuthGate', () => {
@@ -18,6 +18,15 @@ describe('PreAuthGate', () => {
     assert.ok(gate.acquire('c'));
     a2();
     b1();
+  });
+});
+
+describe('relayLimitsFromEnv', () => {
+  it('takes known limits with sane whole numbers and ignores the rest', () => {
+    assert.deepEqual(relayLimitsFromEnv('handshakeMs=1000, heartbeatMs=2000,preAuthMax=5'), { handshakeMs: 1000, heartbeatMs: 2000, preAuthMax: 5 });
+    assert.deepEqual(relayLimitsFromEnv('handshakeMs=5,heartbeatMs=-1,bogus=3,pairingMs=1e3,preAuthPerIp=0,pendingPerService='), {});
+    assert.deepEqual(relayLimitsFromEnv(undefined), {});
+    assert.deepEqual(relayLimitsFromEnv('__proto__=500,constructor=500'), {});
   });
 });
 
