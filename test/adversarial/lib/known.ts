@@ -1,0 +1,8 @@
+/** Known defects in code this suite does not own, found by these cases (see lib/checks.ts). */
+export const KNOWN_CLIENT_CRASH =
+  'client crashes (unhandled ECONNRESET) when the relay resets its control connection during the handshake: dial() in src/net/socket.ts drops its error listener on connect and joinRelay() adds none';
+
+/** The last few log lines of a process, on one line. */
+export function oneLine(text: string, lines = 4): string {
+  return text.trim().split('\n').slice(-lines).join(' | ');
+}
