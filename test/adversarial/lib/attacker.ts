@@ -15,7 +15,7 @@ export interface Wave {
   port: number;
   mode: Mode;
   count: number;
-  /** For 'frame': bytes sent once connected (base64). */
+  /** For 'frame': bytes sent once connected; for 'drip': bytes sent one at a time (base64). */
   frame?: string;
 }
 
@@ -75,7 +75,10 @@ async function main(plan: Plan): Promise<void> {
         if (w.mode === 'close') return void s.destroy();
         if (w.mode === 'random32') s.write(randomBytes(32));
         if (w.mode === 'frame') s.write(Buffer.from(w.frame!, 'base64'));
-        if (w.mode === 'drip') drip = setInterval(() => s.write(randomBytes(1)), plan.dripMs ?? 2000);
+        // A drip sends the frame (if any) one byte at a time, so it stays valid-looking; else random bytes.
+        const slow = w.frame ? Buffer.from(w.frame, 'base64') : undefined;
+        let at = 0;
+        if (w.mode === 'drip') drip = setInterval(() => s.write(slow ? slow.subarray(at % slow.length, (at++ % slow.length) + 1) : randomBytes(1)), plan.dripMs ?? 2000);
       });
       s.on('data', () => {});
       s.once('close', () => {

@@ -33,6 +33,8 @@ export interface TopologyOptions {
   relayArgs?: string[];
   /** More client keys the relay authorizes (started by the case itself). */
   extraClients?: string[];
+  /** Where the client and the visitor connect (default the relay's ports), e.g. a recording proxy. */
+  via?: (relay: RelayHandle) => Promise<{ control?: number; visitor?: number }>;
 }
 
 /** Things a case started that must not outlive it (pingers, attackers): Topology.stop() ends them. */
@@ -72,9 +74,10 @@ export class Topology {
     await this.echo.start();
     this.relay = await startRelay(['--key', this.relayKey.key, '--authorized', this.authorized, ...(this.options.relayArgs ?? [])], this.options.relayLimits);
     this.#procs.push(this.relay.proc);
-    this.client = this.track(new TunProcess(this.clientArgs()));
+    const via = (await this.options.via?.(this.relay)) ?? {};
+    this.client = this.track(new TunProcess(this.clientArgs(`127.0.0.1:${via.control ?? this.relay.control}`)));
     await this.client.waitFor(/tun client ready/);
-    this.visitor = this.track(new TunProcess(['visit', '--listen', '127.0.0.1:0', '--server', `127.0.0.1:${this.relay.visitor}`, '--pubkey', this.clientKey.pub, '--key', this.visitorKey.key, '--service', 'echo']));
+    this.visitor = this.track(new TunProcess(['visit', '--listen', '127.0.0.1:0', '--server', `127.0.0.1:${via.visitor ?? this.relay.visitor}`, '--pubkey', this.clientKey.pub, '--key', this.visitorKey.key, '--service', 'echo']));
     this.visitorPort = Number((await this.visitor.waitFor(/tun visit ready: listening on port (\d+)/))[1]);
     return this;
   }
