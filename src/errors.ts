@@ -4,11 +4,14 @@
  */
 export type ErrorCode =
   | 'KEY_FILE_MISSING'
+  | 'KEY_FILE_UNREADABLE'
   | 'KEY_FILE_PERMISSIONS'
   | 'KEY_FILE_MALFORMED'
   | 'KEY_FILE_EXISTS'
   | 'KEY_INVALID'
   | 'LIST_MALFORMED'
+  | 'LIST_FILE_MISSING'
+  | 'LIST_FILE_UNREADABLE'
   | 'UNSUPPORTED_PROTOCOL'
   | 'HANDSHAKE_STATE'
   | 'DECRYPT_FAILED'
@@ -47,9 +50,9 @@ export class TunError extends Error {
     this.hint = hint;
   }
 
-  /** The message and its hint, as printed to a person. */
+  /** The message and its hint on one line, as printed to a person: `message (hint: ...)`. */
   describe(): string {
-    return this.hint ? `${this.message}\n  hint: ${this.hint}` : this.message;
+    return this.hint ? `${this.message} (hint: ${this.hint})` : this.message;
   }
 }
 
@@ -61,4 +64,29 @@ export function isTunError(err: unknown, code?: ErrorCode): err is TunError {
 export function asTunError(err: unknown, code: ErrorCode, message: string): TunError {
   if (err instanceof TunError) return err;
   return new TunError(code, message, undefined, { cause: err });
+}
+
+/** Code points that would break a line or hide text: C0/C1 controls, lone surrogates, line/paragraph separators, bidi and zero-width marks. */
+function invisible(cp: number): boolean {
+  return cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069) || cp === 0xfeff || cp === 0xfffd;
+}
+
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const QUOTED: Record<string, string> = { ...ESCAPES, '\\': '\\\\', '"': '\\"' };
+
+/**
+ * At most `max` characters of untrusted text, safe to quote in a message or a log line: control and
+ * invisible characters are escaped (\n, \x1b, \u2028...), and so are backslashes and double quotes
+ * unless `quoting` is false (a log line's own text); a cut ends in "…".
+ */
+export function printable(text: string, max = 40, quoting = true): string {
+  const escapes = quoting ? QUOTED : ESCAPES;
+  let out = '';
+  let shown = 0;
+  for (const ch of text) {
+    if (shown++ >= max) return out + '…';
+    const cp = ch.codePointAt(0)!;
+    out += escapes[ch] ?? (invisible(cp) ? (cp < 0x100 ? '\\x' + cp.toString(16).padStart(2, '0') : '\\u' + cp.toString(16).padStart(4, '0')) : ch);
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { fingerprint, formatPublicKey, readPrivateKeyFile, readPublicKeyFile } from '../identity/keys.js';
+import { fingerprint, formatPublicKey, readAnyKeyFile } from '../identity/keys.js';
 
 /** `tun key show FILE`: prints the public line and fingerprint of a .key or .pub file (checks the file too). */
 export function registerKey(program: Command): void {
@@ -8,7 +8,7 @@ export function registerKey(program: Command): void {
     .command('show <file>')
     .description('check a .key or .pub file and print its public key and fingerprint')
     .action((file: string) => {
-      const pub = file.endsWith('.pub') ? readPublicKeyFile(file).publicKey : readPrivateKeyFile(file).publicKey;
-      process.stdout.write(`public key:  ${formatPublicKey(pub)}\nfingerprint: ${fingerprint(pub)}\n`);
+      const { publicKey } = readAnyKeyFile(file);
+      process.stdout.write(`public key:  ${formatPublicKey(publicKey)}\nfingerprint: ${fingerprint(publicKey)}\n`);
     });
 }

@@ -4,10 +4,10 @@
  * ignored. A line may start with options, ssh authorized_keys style, e.g.
  * `permitlisten=8080,permitlisten=9000 tun-x25519 AAAA... laptop`.
  */
-import { readFileSync } from 'node:fs';
 import { ctEqual } from '../crypto/ct.js';
-import { TunError } from '../errors.js';
-import { PUBLIC_KEY_TYPE, fingerprint, parsePublicKeyText } from './keys.js';
+import { TunError, printable } from '../errors.js';
+import { PRIVATE_KEY_TYPE, PUBLIC_KEY_TYPE, fingerprint, parsePublicKeyText } from './keys.js';
+import { readTextFile, type FileKind } from './text-file.js';
 
 export interface KeyListEntry {
   publicKey: Buffer;
@@ -17,7 +17,14 @@ export interface KeyListEntry {
   options: Map<string, string[]>;
 }
 
-const MAX_LIST_BYTES = 4 * 1024 * 1024;
+const LIST_FILE: FileKind = {
+  what: 'key list',
+  maxBytes: 4 * 1024 * 1024,
+  missing: 'LIST_FILE_MISSING',
+  unreadable: 'LIST_FILE_UNREADABLE',
+  malformed: 'LIST_MALFORMED',
+  expected: `a text file with one .pub line ("${PUBLIC_KEY_TYPE} <base64> [name]") per allowed key`,
+};
 const KNOWN_OPTIONS = new Set(['permitlisten']);
 
 export class KeyList {
@@ -35,6 +42,9 @@ export class KeyList {
       const line = raw.trim();
       if (line === '' || line.startsWith('#')) return;
       const where = `${source}:${i + 1}`;
+      if (line.startsWith(PRIVATE_KEY_TYPE)) {
+        throw new TunError('LIST_MALFORMED', `${where}: this line is a PRIVATE key, not a .pub line`, `remove line ${i + 1} of ${source} and generate a new key pair (\`tun keygen\`): treat the old private key as leaked`);
+      }
       let options = new Map<string, string[]>();
       let keyText = line;
       if (!line.startsWith(PUBLIC_KEY_TYPE + ' ')) {
@@ -56,15 +66,9 @@ export class KeyList {
     return new KeyList(entries, source);
   }
 
+  /** Reads and parses a list file (at most 4 MiB); every problem is a one-line TunError naming the file (and line). */
   static load(path: string): KeyList {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (err) {
-      throw new TunError('LIST_MALFORMED', `cannot read key list ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, 'check the path; the file holds one .pub line per allowed key', { cause: err });
-    }
-    if (text.length > MAX_LIST_BYTES) throw new TunError('LIST_MALFORMED', `key list ${path} is larger than ${MAX_LIST_BYTES} bytes`);
-    return KeyList.parse(text, path);
+    return KeyList.parse(readTextFile(path, LIST_FILE).text, path);
   }
 
   /** Constant-time membership: every entry is compared, whatever matches. */
@@ -82,7 +86,7 @@ function parseOptions(text: string, where: string): Map<string, string[]> {
   for (const part of text.split(',')) {
     const m = /^([a-z-]+)=(\S+)$/.exec(part);
     if (!m || !KNOWN_OPTIONS.has(m[1]!)) {
-      throw new TunError('LIST_MALFORMED', `${where}: unknown option "${part}" before the key`, `the known options are: ${[...KNOWN_OPTIONS].join(', ')}; a plain line starts with "${PUBLIC_KEY_TYPE} "`);
+      throw new TunError('LIST_MALFORMED', `${where}: unknown option "${printable(part)}" before the key`, `the known options are: ${[...KNOWN_OPTIONS].join(', ')}; a plain line starts with "${PUBLIC_KEY_TYPE} "`);
     }
     const list = options.get(m[1]!) ?? [];
     list.push(m[2]!);

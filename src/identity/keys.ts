@@ -4,12 +4,13 @@
  * allow list. Uses tweetnacl for base-point multiplication: synchronous and with no WebAssembly
  * start-up, so `tun keygen` and key validation need nothing initialised.
  */
-import { closeSync, constants, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync, existsSync, fchmodSync } from 'node:fs';
+import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync, existsSync, fchmodSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import nacl from 'tweetnacl';
 import { DH_LEN } from '../constants.js';
-import { TunError } from '../errors.js';
+import { TunError, printable } from '../errors.js';
+import { readTextFile, type FileKind } from './text-file.js';
 
 export const PUBLIC_KEY_TYPE = 'tun-x25519';
 export const PRIVATE_KEY_TYPE = 'tun-x25519-private';
@@ -59,40 +60,59 @@ export function decodeKeyField(b64: string): Buffer | undefined {
   return raw.length === DH_LEN ? raw : undefined;
 }
 
+/** The first word of a line, quoted safely for a message: enough to recognise an ssh key or a typo, never the key itself. */
+function firstWord(text: string): string {
+  return `"${printable(text.trim().split(/\s/, 1)[0] ?? '', 40)}"`;
+}
+
 /** Parses `tun-x25519 <base64> [comment]`; throws KEY_INVALID with `what` naming the source. */
 export function parsePublicKeyText(text: string, what: string): { publicKey: Buffer; comment: string } {
+  if (text.trim().startsWith(PRIVATE_KEY_TYPE)) {
+    throw new TunError('KEY_INVALID', `${what}: this is a PRIVATE key, not a public one`, 'remove it from here and generate a new key pair (`tun keygen`): the old private key must be treated as leaked');
+  }
   const m = /^\s*(\S+)\s+(\S+)\s*(.*?)\s*$/.exec(text);
   if (!m || m[1] !== PUBLIC_KEY_TYPE) {
-    throw new TunError('KEY_INVALID', `${what}: not a tun public key (expected "${PUBLIC_KEY_TYPE} <base64> [name]")`, 'use the .pub file that `tun keygen` wrote');
+    throw new TunError('KEY_INVALID', `${what}: not a tun public key (starts with ${firstWord(text)}; expected "${PUBLIC_KEY_TYPE} <base64> [name]")`, 'use the .pub file that `tun keygen` wrote');
   }
   const publicKey = decodeKeyField(m[2]!);
   if (!publicKey) throw new TunError('KEY_INVALID', `${what}: the key is not 32 bytes of base64`, 'the key was truncated or altered; copy the .pub file again');
-  if (isLowOrderPoint(publicKey)) throw new TunError('KEY_INVALID', `${what}: the key is a low-order X25519 point and can never be safe`, 'generate a real key with `tun keygen`');
+  if (isLowOrderPoint(publicKey)) throw new TunError('KEY_INVALID', `${what}: the key is a low-order X25519 point (all zero or similar), never a real key`, 'generate a real key with `tun keygen` and use its .pub file');
   return { publicKey, comment: m[3] ?? '' };
 }
 
-function readSmallFile(fd: number, path: string): string {
-  const buf = Buffer.alloc(MAX_KEY_FILE + 1);
-  let len = 0;
-  for (;;) {
-    const n = readSync(fd, buf, len, buf.length - len, null);
-    if (n === 0) break;
-    len += n;
-    if (len > MAX_KEY_FILE) throw new TunError('KEY_FILE_MALFORMED', `${path} is larger than a key file can be (${MAX_KEY_FILE} bytes)`, 'point at the key file that `tun keygen` wrote');
+const PRIVATE_FILE: FileKind = {
+  what: 'private key file',
+  maxBytes: MAX_KEY_FILE,
+  missing: 'KEY_FILE_MISSING',
+  unreadable: 'KEY_FILE_UNREADABLE',
+  malformed: 'KEY_FILE_MALFORMED',
+  expected: 'the NAME.key file that `tun keygen --out DIR/NAME` wrote',
+};
+
+const PUBLIC_FILE: FileKind = { ...PRIVATE_FILE, what: 'public key file', expected: 'the NAME.pub file that `tun keygen --out DIR/NAME` wrote' };
+
+function checkPrivateMode(path: string, mode: number): void {
+  if (mode & 0o077) {
+    throw new TunError(
+      'KEY_FILE_PERMISSIONS',
+      `private key file ${path} has mode ${mode.toString(8).padStart(4, '0')}: it is readable or writable by others, so tun refuses to use it`,
+      `run: chmod 600 ${path}`,
+    );
   }
-  const text = buf.subarray(0, len).toString('utf8');
-  buf.fill(0);
-  return text;
 }
 
-function openForRead(path: string, kind: string): number {
-  try {
-    return openSync(path, constants.O_RDONLY);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new TunError('KEY_FILE_MISSING', `${kind} ${path} does not exist`, 'create one with `tun keygen --out keys/NAME`, or check the path');
-    throw new TunError('KEY_FILE_MISSING', `cannot open ${kind} ${path}: ${code ?? (err as Error).message}`, 'check the path and its permissions', { cause: err });
+/** The 32 key bytes of a private key file's text; never quotes the text (it is a secret). */
+function parsePrivateKeyText(text: string, path: string): Buffer {
+  const m = /^(\S+) (\S+)\s*$/.exec(text.trim());
+  if (!m || m[1] !== PRIVATE_KEY_TYPE) {
+    throw new TunError('KEY_FILE_MALFORMED', `${path} is not a tun private key file`, `a tun private key is one line "${PRIVATE_KEY_TYPE} <base64>"; give the .key file that \`tun keygen\` wrote`);
   }
+  const privateKey = decodeKeyField(m[2]!);
+  if (!privateKey) throw new TunError('KEY_FILE_MALFORMED', `${path}: the private key is truncated or corrupt (not 32 bytes of base64)`, 'restore the file from a backup or generate a new key');
+  if (privateKey.every((b) => b === 0)) {
+    throw new TunError('KEY_FILE_MALFORMED', `${path}: the private key is all zero bytes, not a generated key`, 'generate a new key with `tun keygen`');
+  }
+  return privateKey;
 }
 
 /**
@@ -100,44 +120,35 @@ function openForRead(path: string, kind: string): number {
  * symlink is judged by its target), and any group or other access bit refuses the file.
  */
 export function readPrivateKeyFile(path: string): KeyMaterial {
-  const fd = openForRead(path, 'private key file');
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new TunError('KEY_FILE_MALFORMED', `${path} is not a regular file`, 'point at the .key file that `tun keygen` wrote');
-    const text = readSmallFile(fd, path);
-    if (text.startsWith(PUBLIC_KEY_TYPE + ' ')) {
-      throw new TunError('KEY_FILE_MALFORMED', `${path} is a public key file`, 'this option needs the private key: the .key file that `tun keygen` wrote next to it');
-    }
-    const mode = st.mode & 0o777;
-    if (mode & 0o077) {
-      throw new TunError(
-        'KEY_FILE_PERMISSIONS',
-        `private key file ${path} has mode ${mode.toString(8).padStart(4, '0')}: it is readable or writable by others, so tun refuses to use it`,
-        `run: chmod 600 ${path}`,
-      );
-    }
-    const m = /^(\S+) (\S+)\s*$/.exec(text.trim());
-    if (!m || m[1] !== PRIVATE_KEY_TYPE) {
-      throw new TunError('KEY_FILE_MALFORMED', `${path} is not a tun private key file`, 'a tun private key is one line "tun-x25519-private <base64>"; did you pass the .pub file?');
-    }
-    const privateKey = decodeKeyField(m[2]!);
-    if (!privateKey) throw new TunError('KEY_FILE_MALFORMED', `${path}: the private key is truncated or corrupt (not 32 bytes of base64)`, 'restore the file from a backup or generate a new key');
-    return { privateKey, publicKey: publicFromPrivate(privateKey) };
-  } finally {
-    closeSync(fd);
+  const { text, stat } = readTextFile(path, PRIVATE_FILE, true);
+  if (text.trimStart().startsWith(PUBLIC_KEY_TYPE + ' ')) {
+    throw new TunError('KEY_FILE_MALFORMED', `${path} is a public key file`, 'this option needs the private key: the .key file that `tun keygen` wrote next to it');
   }
+  checkPrivateMode(path, stat.mode & 0o777);
+  const privateKey = parsePrivateKeyText(text, path);
+  return { privateKey, publicKey: publicFromPrivate(privateKey) };
 }
 
+/** Reads a .pub file: its first line that is not blank or a `#` comment. */
 export function readPublicKeyFile(path: string): { publicKey: Buffer; comment: string } {
-  const fd = openForRead(path, 'public key file');
-  try {
-    const text = readSmallFile(fd, path);
-    const first = text.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#'));
-    if (first === undefined) throw new TunError('KEY_INVALID', `${path} is empty`, 'use the .pub file that `tun keygen` wrote');
-    return parsePublicKeyText(first, path);
-  } finally {
-    closeSync(fd);
+  const { text } = readTextFile(path, PUBLIC_FILE);
+  const first = text.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  if (first === undefined) throw new TunError('KEY_FILE_MALFORMED', `public key file ${path} holds only comments`, 'use the .pub file that `tun keygen` wrote');
+  if (first.trim().startsWith(PRIVATE_KEY_TYPE)) {
+    throw new TunError('KEY_FILE_MALFORMED', `${path} is a private key file, not a .pub file`, 'give the .pub file next to it; never copy the .key file anywhere else');
   }
+  return parsePublicKeyText(first, path);
+}
+
+/** `tun key show`: a .key or .pub file, told apart by its content; a private key still needs mode 0600. */
+export function readAnyKeyFile(path: string): { kind: 'private' | 'public'; publicKey: Buffer } {
+  const { text } = readTextFile(path, { ...PRIVATE_FILE, what: 'key file', expected: 'a .key or .pub file that `tun keygen` wrote' }, true);
+  if (text.trimStart().startsWith(PRIVATE_KEY_TYPE)) {
+    const m = readPrivateKeyFile(path);
+    m.privateKey.fill(0);
+    return { kind: 'private', publicKey: m.publicKey };
+  }
+  return { kind: 'public', publicKey: readPublicKeyFile(path).publicKey };
 }
 
 function writeNew(path: string, content: string, mode: number): void {
