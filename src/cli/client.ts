@@ -4,7 +4,7 @@ import { TunError } from '../errors.js';
 import { KeyList } from '../identity/key-list.js';
 import { parseHostPort, parseLocalAddress } from '../net/socket.js';
 import { SERVICE_NAME } from '../wire/index.js';
-import { LOG_LEVEL_HELP, loadKeyPair, loadPublicKey, parsePort, roleLogger, runDaemon } from './common.js';
+import { loadKeyPair, logFormatOption, logLevelOption, loadPublicKey, parsePort, roleLogger, runDaemon } from './common.js';
 
 interface ClientOpts {
   server: string;
@@ -59,10 +59,10 @@ export function registerClient(program: Command): void {
     .option('--local <host:port>', 'where the service before it listens: HOST:PORT, or PORT for 127.0.0.1', wrap(flags.local))
     .option('--public-port <port>', 'also publish the service before it on this relay port as plain TCP (needs relay --public and a permitlisten grant; the relay sees that traffic)', wrap(flags.publicPort))
     .option('--allow <file>', 'visitor public keys allowed to connect, one .pub line each (without it no visitor is allowed)')
-    .option('--log-level <level>', LOG_LEVEL_HELP)
+    .addOption(logLevelOption()).addOption(logFormatOption())
     .action((o: ClientOpts) =>
       runDaemon(async () => {
-        const log = roleLogger('client', o.logLevel);
+        const log = roleLogger('client', o);
         const services = flags.finish();
         const allow = o.allow ? KeyList.load(o.allow) : undefined;
         if (!allow && services.some((s) => s.publicPort === undefined)) log.warn('no --allow list: every visitor will be refused (give --allow visitors.list with their .pub lines)');

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { fingerprint } from '../identity/keys.js';
 import { KeyList } from '../identity/key-list.js';
 import { Relay } from '../relay/relay.js';
-import { LOG_LEVEL_HELP, loadKeyPair, parsePort, roleLogger, runDaemon } from './common.js';
+import { loadKeyPair, logFormatOption, logLevelOption, parsePort, roleLogger, runDaemon } from './common.js';
 
 interface ServerOpts {
   key: string;
@@ -13,6 +13,7 @@ interface ServerOpts {
   tunnelPort: string;
   public: boolean;
   logLevel?: string;
+  logFormat?: string;
 }
 
 export function registerServer(program: Command): void {
@@ -26,10 +27,11 @@ export function registerServer(program: Command): void {
     .option('--visitor-port <port>', 'port for visitors', '8007')
     .option('--tunnel-port <port>', 'port clients open streams on', '8008')
     .option('--public', 'allow clients to publish plain-TCP ports granted by permitlisten=PORT in --authorized (the relay then sees that traffic)', false)
-    .option('--log-level <level>', LOG_LEVEL_HELP)
+    .addOption(logLevelOption())
+    .addOption(logFormatOption())
     .action((o: ServerOpts) =>
       runDaemon(async () => {
-        const log = roleLogger('relay', o.logLevel);
+        const log = roleLogger('relay', o);
         const relay = new Relay({
           key: loadKeyPair(o.key),
           authorized: KeyList.load(o.authorized),

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseHostPort, parseLocalAddress } from '../net/socket.js';
 import { Visitor } from '../visitor/visitor.js';
-import { LOG_LEVEL_HELP, loadKeyPair, loadPublicKey, roleLogger, runDaemon } from './common.js';
+import { loadKeyPair, logFormatOption, logLevelOption, loadPublicKey, roleLogger, runDaemon } from './common.js';
 
 interface VisitOpts {
   server: string;
@@ -21,7 +21,7 @@ export function registerVisit(program: Command): void {
     .requiredOption('--key <file>', "this visitor's private key")
     .requiredOption('--service <name>', 'the service to reach')
     .requiredOption('--listen <host:port>', 'local address for your applications: HOST:PORT, or PORT for 127.0.0.1')
-    .option('--log-level <level>', LOG_LEVEL_HELP)
+    .addOption(logLevelOption()).addOption(logFormatOption())
     .action((o: VisitOpts) =>
       runDaemon(async () => {
         const visitor = new Visitor({
@@ -30,7 +30,7 @@ export function registerVisit(program: Command): void {
           key: loadKeyPair(o.key),
           service: o.service,
           listen: parseLocalAddress(o.listen, '--listen'),
-          log: roleLogger('visit', o.logLevel),
+          log: roleLogger('visit', o),
         });
         await visitor.start();
         return { ready: `tun visit ready: listening on port ${visitor.port}`, stop: () => visitor.stop() };
