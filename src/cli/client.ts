@@ -77,7 +77,7 @@ export function registerClient(program: Command): void {
         const running = client.run();
         await Promise.race([client.online, running]);
         return {
-          ready: `tun client ready: ${services.map((s) => s.name).join(', ')}`,
+          ready: `tun client ready: ${services.map((s) => s.name).join(', ')}`, ended: running, log,
           stop: async () => {
             client.stop();
             await running;

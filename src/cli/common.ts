@@ -4,6 +4,7 @@ import { Option, type Command } from 'commander';
 import { TunError, printable } from '../errors.js';
 import { readPrivateKeyFile, readPublicKeyFile } from '../identity/keys.js';
 import { createLogger, parseFormat, parseLevel, type Logger } from '../log.js';
+import { EXIT, reportFatal } from './errors.js';
 
 export function loadKeyPair(path: string): X25519KeyPair {
   const m = readPrivateKeyFile(path);
@@ -52,21 +53,76 @@ export function parsePort(text: string, what: string): number {
   return n;
 }
 
-/** Prepares crypto, starts a daemon, prints `ready` on stdout and stops it cleanly on SIGINT/SIGTERM. */
-export async function runDaemon(start: () => Promise<{ ready: string; stop: () => Promise<void>; done?: boolean }>): Promise<void> {
-  await initCrypto();
-  const { ready, stop, done } = await start();
-  if (ready) process.stdout.write(ready + '\n');
-  if (done) return;
-  await new Promise<void>((resolve) => {
-    const onSignal = (): void => {
+/** What a role's start() hands to runDaemon. */
+export interface Daemon {
+  /** Printed on stdout once started (nothing when empty). */
+  ready: string;
+  /** Stops the role cleanly; called once, on the first SIGINT/SIGTERM or after the role ended. */
+  stop: () => Promise<void>;
+  /**
+   * Settles when the role ends on its own (a listener lost, a relay that refuses the client): a
+   * rejection carries the reason. The process then logs it on one line and exits with EXIT.FAILED.
+   */
+  ended?: Promise<void>;
+  /** Where the reason goes (in the role's log format); without it, one `tun: ...` line on stderr. */
+  log?: Logger;
+  /** One-shot: nothing to wait for after ready. */
+  done?: boolean;
+}
+
+/** How long a stop may take before the process exits anyway (a peer slow to close must not keep it alive). */
+export const STOP_GRACE_MS = 3000;
+
+type Outcome = { kind: 'signal' } | { kind: 'ended'; reason: unknown };
+
+/**
+ * Prepares crypto, starts a daemon and prints `ready` on stdout. The process then ends in one of
+ * three ways: the first SIGINT/SIGTERM stops the role cleanly (exit 0); the role's `ended` settles
+ * first, and the reason is logged on one line (exit 1); a second SIGINT/SIGTERM while stopping exits
+ * at once (exit 130). Signal handlers are in place before start(): a signal while starting exits 0
+ * at once (nothing serves yet), and one just after `ready` is printed can no longer meet the
+ * default action (death by signal) before the handler is installed.
+ */
+export async function runDaemon(start: () => Promise<Daemon>): Promise<void> {
+  let signalled: () => void = () => {};
+  let signals = 0;
+  let started = false;
+  const signal = new Promise<Outcome>((resolve) => (signalled = () => resolve({ kind: 'signal' })));
+  const onSignal = (): void => {
+    if (++signals > 1) process.exit(EXIT.INTERRUPTED);
+    // Still starting (a client retrying an unreachable relay): nothing is serving yet, so there is
+    // nothing to stop; leave now rather than after a start that may never finish.
+    if (!started) process.exit(EXIT.OK);
+    signalled();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await initCrypto();
+    const daemon = await start();
+    started = true;
+    if (daemon.ready) process.stdout.write(daemon.ready + '\n');
+    if (daemon.done) return;
+    const ended = daemon.ended ?? new Promise<never>(() => {});
+    const outcome = await Promise.race([signal, ended.then((): Outcome => ({ kind: 'ended', reason: undefined }), (reason: unknown): Outcome => ({ kind: 'ended', reason }))]);
+    if (outcome.kind === 'ended') reportEnd(outcome.reason, daemon.log);
+    const code = outcome.kind === 'signal' ? EXIT.OK : EXIT.FAILED;
+    process.exitCode = code;
+    const stopped = await Promise.race([daemon.stop().then(() => true, () => true), new Promise<boolean>((r) => setTimeout(() => r(false), STOP_GRACE_MS).unref())]);
+    if (!stopped) process.exit(code);
+    // Whatever still holds the event loop (a peer slow to close) must not keep the process alive.
+    setTimeout(() => process.exit(code), STOP_GRACE_MS).unref();
+  } finally {
+    if (signals === 0) {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      stop().then(resolve, resolve);
-      // Whatever still holds the loop (a peer slow to close) must not keep us alive.
-      setTimeout(resolve, 3000).unref();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+    }
+  }
+}
+
+/** The one line that says why a role ended by itself. */
+function reportEnd(reason: unknown, log: Logger | undefined): void {
+  const err = reason instanceof TunError ? reason : new TunError('STREAM_TRUNCATED', reason === undefined ? 'stopped: the role ended on its own' : `stopped: ${reason instanceof Error ? reason.message : String(reason)}`, 'see the lines above for what happened; restart it when the cause is fixed');
+  if (log) log.error(err);
+  else reportFatal(err);
 }

@@ -44,7 +44,14 @@ export function registerServer(program: Command): void {
         });
         await relay.start();
         const p = relay.ports;
-        return { ready: `tun server ready: relay ${fingerprint(relay.publicKey)} control ${p.control} visitor ${p.visitor} tunnel ${p.tunnel}`, stop: () => relay.stop() };
+        return {
+          ready: `tun server ready: relay ${fingerprint(relay.publicKey)} control ${p.control} visitor ${p.visitor} tunnel ${p.tunnel}`,
+          stop: () => relay.stop(),
+          // A lost listener is the relay's end. Relay does not expose that yet (asked of its owner):
+          // once it has `ended: Promise<void>`, this picks it up.
+          ended: (relay as { ended?: Promise<void> }).ended,
+          log,
+        };
       }),
     );
 }

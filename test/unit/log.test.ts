@@ -1,11 +1,15 @@
 /** One event is one line: the text and json log formats, escaping, the length cap, and fatal errors. */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import { roleLogger } from '../../src/cli/common.js';
 import { EXIT, reportFatal } from '../../src/cli/errors.js';
 import { TunError, isTunError } from '../../src/errors.js';
 import { MAX_MESSAGE, createLogger, type Level, type LogFormat } from '../../src/log.js';
+import { KeyDir } from '../helpers/keys.js';
+import { CLI } from '../helpers/paths.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
@@ -132,5 +136,44 @@ describe('fatal errors (src/cli/errors.ts)', () => {
     assert.equal(r.text.split('\n').length, 2);
     assert.match(r.text, /^tun: unexpected error: EWHAT: boom\\nsecond line \(hint: this is a bug in tun/);
     assert.ok(!r.text.includes('    at '), 'no stack');
+  });
+});
+
+describe('through the real CLI', () => {
+  test('tun server --log-format json at debug: every stderr line is a JSON object; a bad format is one line, exit 1', async () => {
+    const keys = new KeyDir();
+    try {
+      const relay = keys.key('relay');
+      const list = keys.list('clients.list', [keys.key('c').line]);
+      const args = ['server', '--key', relay.key, '--authorized', list, '--bind', '127.0.0.1', '--control-port', '0', '--visitor-port', '0', '--tunnel-port', '0', '--log-level', 'debug'];
+      const child = spawn(process.execPath, [CLI(), ...args, '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        if (stdout.includes('ready')) child.kill('SIGTERM');
+      });
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /^tun server ready/);
+      const lines = stderr.split('\n').filter((l) => l !== '');
+      assert.ok(lines.length > 0, 'logged something at debug');
+      for (const l of lines) {
+        const o = JSON.parse(l) as Record<string, unknown>;
+        assert.equal(o.role, 'relay');
+        assert.equal(typeof o.msg, 'string');
+      }
+
+      const bad = spawn(process.execPath, [CLI(), ...args, '--log-format', 'xml'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let badErr = '';
+      bad.stderr.on('data', (d: Buffer) => (badErr += d.toString()));
+      const [badCode] = (await once(bad, 'exit')) as [number | null];
+      assert.equal(badCode, 1);
+      assert.match(badErr, /^tun: unknown log format "xml" \(hint: use one of: text .* or json/);
+      assert.equal(badErr.split('\n').length, 2, 'one line');
+    } finally {
+      keys.remove();
+    }
   });
 });
