@@ -33,15 +33,48 @@ export function tune(socket: Socket): Socket {
   return socket;
 }
 
+/**
+ * Stays on every socket dial() creates, from its first moment: an 'error' event (a reset that
+ * arrives before the caller adopted the socket, or after) is then never unhandled and never kills
+ * the process. Callers add their own listener for what they need; 'close' still reports it.
+ */
+const keepErrorHandled = (): void => {};
+
+/** What each connect errno means for a person, and what to do about it. */
+const CONNECT_ERRORS: Record<string, [string, string]> = {
+  ENOTFOUND: ['host name not found', 'check the host name (DNS)'],
+  EAI_AGAIN: ['host name lookup failed for now', 'check DNS; it will be retried'],
+  EHOSTUNREACH: ['no route to the host', 'check the address and the network (firewall, VPN, routes)'],
+  ENETUNREACH: ['network unreachable', 'check the address and that this machine is online'],
+  EADDRNOTAVAIL: ['the address cannot be used from this machine', 'check the address'],
+  ECONNRESET: ['reset while connecting', 'the other side or a firewall cut the connection; check it accepts connections from here'],
+  EACCES: ['not permitted', 'a local firewall or policy forbids this connection'],
+  EPERM: ['not permitted', 'a local firewall or policy forbids this connection'],
+};
+
+/** A connect failure as a TunError: CONNECT_REFUSED, TIMEOUT (the kernel gave up), or CONNECT_FAILED naming the errno. */
+export function connectError(err: NodeJS.ErrnoException, target: HostPort, what: string): TunError {
+  const where = `${what} ${formatHostPort(target)}`;
+  const code = err.code ?? 'unknown';
+  if (code === 'ECONNREFUSED') {
+    return new TunError('CONNECT_REFUSED', `cannot connect to ${where}: connection refused (nothing listens there)`, 'check that it is running and that the host and port are right', { cause: err });
+  }
+  if (code === 'ETIMEDOUT') return new TunError('TIMEOUT', `cannot connect to ${where}: timed out`, 'check the address and that a firewall does not drop the connection', { cause: err });
+  const [meaning, hint] = CONNECT_ERRORS[code] ?? [err.message, 'check the address and the network'];
+  return new TunError('CONNECT_FAILED', `cannot connect to ${where}: ${code} (${meaning})`, hint, { cause: err });
+}
+
 /** Connects within `timeoutMs`; rejects with a TunError naming the target and the cause. */
 export function dial(target: HostPort, timeoutMs: number, what: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: target.host, port: target.port, allowHalfOpen: true });
-    const timer = setTimeout(() => fail(new TunError('TIMEOUT', `${what} ${formatHostPort(target)} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.on('error', keepErrorHandled);
+    const timer = setTimeout(() => fail(new TunError('TIMEOUT', `${what} ${formatHostPort(target)} did not answer within ${timeoutMs} ms`, 'check the address and that it is reachable from here')), timeoutMs);
     const fail = (err: Error): void => {
       clearTimeout(timer);
+      socket.off('error', fail);
       socket.destroy();
-      reject(err instanceof TunError ? err : new TunError('TIMEOUT', `cannot connect to ${what} ${formatHostPort(target)}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, undefined, { cause: err }));
+      reject(err instanceof TunError ? err : connectError(err as NodeJS.ErrnoException, target, what));
     };
     socket.once('error', fail);
     socket.once('connect', () => {
