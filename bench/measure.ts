@@ -1,0 +1,138 @@
+/**
+ * The measurements, each against one endpoint, with the app in this process: echo transfers
+ * (throughput and CPU per GB of the path's processes), sequential new streams (first-byte
+ * latency and rate), streams 32 at once, and the memory an idle open stream costs.
+ * Every loop is bounded in count and each step has a timeout.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { cpuSeconds, pssBytes, sleep } from './proc.js';
+import { echoOnce, open } from './sockets.js';
+import type { Endpoint } from './paths/types.js';
+
+const BLOCK = randomBytes(1024 * 1024);
+
+/** Sends `bytes` and reads the echo at the same time; resolves when all of it came back. */
+function pump(s: Socket, bytes: number, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    const t = setTimeout(() => fail(new Error(`echo transfer stalled: ${got} of ${bytes} bytes back after ${ms} ms`)), ms);
+    const fail = (e: Error): void => {
+      clearTimeout(t);
+      s.destroy();
+      reject(e);
+    };
+    s.on('data', (d: Buffer) => (got += d.length));
+    s.once('end', () => {
+      clearTimeout(t);
+      if (got === bytes) resolve();
+      else fail(new Error(`echo returned ${got} of ${bytes} bytes`));
+    });
+    s.once('close', () => got !== bytes && fail(new Error(`stream closed after ${got} of ${bytes} bytes`)));
+    let sent = 0;
+    const write = (): void => {
+      while (sent < bytes) {
+        const n = Math.min(BLOCK.length, bytes - sent);
+        sent += n;
+        if (!s.write(n === BLOCK.length ? BLOCK : BLOCK.subarray(0, n))) return void s.once('drain', write);
+      }
+      s.end();
+    };
+    write();
+  });
+}
+
+export interface TransferResult {
+  /** MB/s each way (1 MB = 10^6 bytes). */
+  mbPerS: number;
+  /** CPU seconds per GB carried (both directions counted), per role and in total. */
+  cpuPerGB: Record<string, number>;
+}
+
+const cpuOf = (ep: Endpoint): number[] => ep.roles.map((r) => cpuSeconds(r.pid, r.tree));
+
+export async function transfer(ep: Endpoint, totalBytes: number, streams: number): Promise<TransferResult> {
+  const per = Math.floor(totalBytes / streams);
+  const sockets: Socket[] = [];
+  try {
+    for (let i = 0; i < streams; i++) sockets.push(await open(ep.host, ep.port));
+    const cpu0 = cpuOf(ep);
+    const t0 = performance.now();
+    const ms = 30_000 + per / 10_000; // at least 10 MB/s, or something is wrong
+    await Promise.all(sockets.map((s) => pump(s, per, ms)));
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = cpuOf(ep);
+    const gb = (2 * per * streams) / 1e9;
+    const cpuPerGB: Record<string, number> = {};
+    let total = 0;
+    ep.roles.forEach((r, i) => {
+      const used = cpu1[i]! - cpu0[i]!;
+      total += used;
+      cpuPerGB[r.name] = used / gb;
+    });
+    if (ep.roles.length > 0) cpuPerGB.total = total / gb;
+    return { mbPerS: (per * streams) / 1e6 / seconds, cpuPerGB };
+  } finally {
+    for (const s of sockets) s.destroy();
+  }
+}
+
+export interface FirstByteResult {
+  /** connect() to first echoed byte, milliseconds, in order. */
+  samples: number[];
+  /** New streams per second, one after another (open, one byte echoed, close). */
+  perSecond: number;
+}
+
+export async function firstBytes(ep: Endpoint, n: number): Promise<FirstByteResult> {
+  const samples: number[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const { ms, socket } = await echoOnce(ep.host, ep.port);
+    samples.push(ms);
+    socket.destroy();
+  }
+  return { samples, perSecond: (n * 1000) / (performance.now() - t0) };
+}
+
+/** New streams per second with `width` of them in flight at a time, `total` in all. */
+export async function concurrentStreams(ep: Endpoint, total: number, width: number): Promise<number> {
+  let started = 0;
+  const worker = async (): Promise<void> => {
+    while (started < total) {
+      started++;
+      (await echoOnce(ep.host, ep.port)).socket.destroy();
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: width }, worker));
+  return (total * 1000) / (performance.now() - t0);
+}
+
+const pssOf = (ep: Endpoint): number => ep.roles.reduce((sum, r) => sum + pssBytes(r.pid, r.tree), 0);
+
+/**
+ * Bytes of PSS (all the path's processes) per idle open stream, at each count in `counts`
+ * (ascending): streams are opened 64 at a time, each proven open by one echoed byte, then held.
+ */
+export async function idleMemory(ep: Endpoint, counts: number[], settleMs = 1500): Promise<Record<number, number>> {
+  const held: Socket[] = [];
+  const out: Record<number, number> = {};
+  try {
+    await sleep(settleMs);
+    const base = pssOf(ep);
+    for (const count of counts) {
+      while (held.length < count) {
+        const batch = Math.min(64, count - held.length);
+        const opened = await Promise.all(Array.from({ length: batch }, () => echoOnce(ep.host, ep.port, 20_000)));
+        for (const o of opened) held.push(o.socket);
+      }
+      await sleep(settleMs);
+      out[count] = (pssOf(ep) - base) / count;
+    }
+    return out;
+  } finally {
+    for (const s of held) s.destroy();
+    await sleep(settleMs);
+  }
+}
