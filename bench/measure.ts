@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { cpuSeconds, pssBytes, sleep } from './proc.js';
-import { echoOnce, open } from './sockets.js';
+import { echoOnce, nextData, open } from './sockets.js';
 import type { Endpoint } from './paths/types.js';
 
 const BLOCK = randomBytes(1024 * 1024);
@@ -111,26 +111,65 @@ export async function concurrentStreams(ep: Endpoint, total: number, width: numb
 
 const pssOf = (ep: Endpoint): number => ep.roles.reduce((sum, r) => sum + pssBytes(r.pid, r.tree), 0);
 
+/** Opens `n` streams, `width` at a time, with `opener`; on any failure closes what it opened. */
+async function openMany(n: number, opener: () => Promise<Socket>, width = 64): Promise<Socket[]> {
+  const out: Socket[] = [];
+  while (out.length < n) {
+    const batch = await Promise.allSettled(Array.from({ length: Math.min(width, n - out.length) }, opener));
+    for (const b of batch) if (b.status === 'fulfilled') out.push(b.value);
+    const failed = batch.find((b) => b.status === 'rejected');
+    if (failed) {
+      for (const s of out) s.destroy();
+      throw (failed as PromiseRejectedResult).reason;
+    }
+  }
+  return out;
+}
+
+/** Waits (bounded) until `count()` reaches `target`. */
+async function until(count: () => Promise<number>, target: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (let n = await count(); n < target; n = await count()) {
+    if (Date.now() > deadline) throw new Error(`only ${n} of ${target} streams reached the echo service within ${ms} ms`);
+    await sleep(100);
+  }
+}
+
+export interface MemoryResult {
+  /** PSS bytes per stream at each count, streams that never carried data. */
+  fresh: Record<number, number>;
+  /** PSS bytes per stream at the largest count after one byte was echoed on each. */
+  used: number;
+}
+
 /**
- * Bytes of PSS (all the path's processes) per idle open stream, at each count in `counts`
- * (ascending): streams are opened 64 at a time, each proven open by one echoed byte, then held.
+ * PSS bytes (all the path's processes) per idle open stream: streams are opened 64 at a time
+ * without data and held; each count in `counts` (ascending) is measured once the echo service
+ * holds them all (`echoOpen` tells how many it holds). Then each stream echoes one byte and the
+ * largest count is measured again.
  */
-export async function idleMemory(ep: Endpoint, counts: number[], settleMs = 1500): Promise<Record<number, number>> {
+export async function idleMemory(ep: Endpoint, counts: number[], echoOpen: () => Promise<number>, settleMs = 1500): Promise<MemoryResult> {
   const held: Socket[] = [];
-  const out: Record<number, number> = {};
+  const fresh: Record<number, number> = {};
   try {
     await sleep(settleMs);
     const base = pssOf(ep);
+    const baseOpen = await echoOpen();
     for (const count of counts) {
-      while (held.length < count) {
-        const batch = Math.min(64, count - held.length);
-        const opened = await Promise.all(Array.from({ length: batch }, () => echoOnce(ep.host, ep.port, 20_000)));
-        for (const o of opened) held.push(o.socket);
-      }
+      held.push(...(await openMany(count - held.length, () => open(ep.host, ep.port, 20_000))));
+      await until(echoOpen, baseOpen + count, 30_000);
       await sleep(settleMs);
-      out[count] = (pssOf(ep) - base) / count;
+      fresh[count] = (pssOf(ep) - base) / count;
     }
-    return out;
+    for (let i = 0; i < held.length; i += 64) {
+      await Promise.all(held.slice(i, i + 64).map((s) => {
+        const echoed = nextData(s, 20_000);
+        s.write('x');
+        return echoed;
+      }));
+    }
+    await sleep(settleMs);
+    return { fresh, used: (pssOf(ep) - base) / held.length };
   } finally {
     for (const s of held) s.destroy();
     await sleep(settleMs);

@@ -43,8 +43,10 @@ export class Collector {
     f.runs.set(path, [...(f.runs.get(path) ?? []), value]);
   }
 
-  figures(): Figure[] {
-    return [...this.#values].map(([key, f]) => {
+  /** In the order given by `order` (keys not in it last, in insertion order). */
+  figures(order: string[] = []): Figure[] {
+    const rank = (k: string): number => (order.includes(k) ? order.indexOf(k) : order.length);
+    return [...this.#values].sort((a, b) => rank(a[0]) - rank(b[0])).map(([key, f]) => {
       const cells: Partial<Record<PathId, Cell>> = {};
       for (const [p, runs] of f.runs) {
         const c = cell(runs);

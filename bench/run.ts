@@ -18,6 +18,7 @@ import { startDirect } from './paths/direct.js';
 import { startPlain } from './paths/plain.js';
 import { sshVersion, startSsh } from './paths/ssh.js';
 import { startTun } from './paths/tun.js';
+import { readCount } from './sockets.js';
 import { PATH_IDS, type Path, type PathId, type StartOptions, type Started } from './paths/types.js';
 import { warmUp, wanFigures } from './phases.js';
 
@@ -93,7 +94,7 @@ async function startAll(opts: Options, start: StartOptions, skipped: Record<stri
   return paths;
 }
 
-async function loopbackFigures(opts: Options, paths: Path[], figs: Collector, cpu: Collector): Promise<void> {
+async function loopbackFigures(opts: Options, paths: Path[], echoOpen: () => Promise<number>, figs: Collector, cpu: Collector): Promise<void> {
   const s = opts.sizes;
   for (const p of paths) await warmUp(p);
   for (let run = 1; run <= opts.runs; run++) {
@@ -116,8 +117,9 @@ async function loopbackFigures(opts: Options, paths: Path[], figs: Collector, cp
     for (const p of paths.filter((x) => x.latency.roles.length > 0)) {
       log(`memory ${run}/${s.memoryRuns}: ${p.id}, ${s.memory.join(' and ')} idle streams`);
       try {
-        const mem = await idleMemory(p.latency, s.memory);
-        for (const n of s.memory) figs.add(`mem${n}`, `memory per idle stream at ${n}, PSS all processes`, 'KB', p.id, mem[n]! / 1024);
+        const mem = await idleMemory(p.latency, s.memory, echoOpen);
+        for (const n of s.memory) figs.add(`mem${n}`, `memory per idle stream, ${n} open, PSS all processes`, 'KB', p.id, mem.fresh[n]! / 1024);
+        figs.add('memUsed', `  the same, ${Math.max(...s.memory)} open after one echoed byte each`, 'KB', p.id, mem.used / 1024);
       } catch (e) {
         log(`memory on ${p.id} failed: ${(e as Error).message}`);
       }
@@ -150,6 +152,7 @@ async function main(): Promise<void> {
   const opts = parseArgs(argv);
   if (raiseFileLimit(opts)) return;
   const began = Date.now();
+  const loadavgAtStart = loadavg();
   const tun = gitCommit();
   const notes: string[] = [];
   const skipped: Record<string, string> = {};
@@ -164,7 +167,7 @@ async function main(): Promise<void> {
     children.push(echo.child);
     const start = { echoPort: echo.ports[0]! };
     paths = await startAll(opts, start, skipped);
-    await loopbackFigures(opts, paths, figs, cpu);
+    await loopbackFigures(opts, paths, () => readCount(echo.ports[1]!), figs, cpu);
     for (const p of paths) await p.stop();
     paths.forEach((p) => (p.stop = async () => {}));
     if (opts.wan) await wanFigures(opts.paths.filter((id) => id !== 'direct' && !skipped[id]), STARTERS, start, WAN_DELAY_MS, opts.sizes.wanStreams, wan, log);
@@ -183,10 +186,10 @@ async function main(): Promise<void> {
     tun,
     node: process.version,
     ssh: sshVersion(),
-    machine: { cpus: cpus().length, loadavgAtEnd: loadavg() },
+    machine: { cpus: cpus().length, loadavgAtStart, loadavgAtEnd: loadavg() },
     options: { quick: opts.quick, runs: opts.runs, sizes: opts.sizes, wanDelayMs: WAN_DELAY_MS },
     paths: Object.fromEntries([...paths.map((p) => [p.id, { label: p.label, description: p.description }]), ...Object.entries(skipped).map(([k, v]) => [k, { skipped: v }])]),
-    figures: figs.figures(),
+    figures: figs.figures(['single', 'parallel', 'cpu', 'fb50', 'fb99', 'seq', 'conc', ...opts.sizes.memory.map((n) => `mem${n}`), 'memUsed']),
     cpuPerProcess: cpu.figures(),
     wan: wan.figures(),
     notes,

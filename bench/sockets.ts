@@ -93,3 +93,18 @@ export async function freePorts(n: number, alsoOn?: string): Promise<number[]> {
   if (out.length < n) throw new Error('could not find free loopback ports');
   return out;
 }
+
+/** Reads the one line a counting port answers with (the echo service's open connections). */
+export async function readCount(port: number): Promise<number> {
+  const s = await open('127.0.0.1', port);
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const t = setTimeout(() => (s.destroy(), reject(new Error('no answer from the echo service count port'))), 5000);
+    s.setEncoding('utf8').on('data', (d: string) => (text += d));
+    s.once('end', () => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(Number(text.trim()));
+    });
+  });
+}

@@ -1,15 +1,24 @@
 /**
  * The loopback echo service every path ends at (its own process): echoes bytes and half-close.
- * Usage: node echo.js [PORT]; prints `ready PORT`.
+ * A second port answers each connection with the number of connections open now, so the bench
+ * can tell when streams that carried no data yet reached the service.
+ * Usage: node echo.js; prints `ready ECHO_PORT COUNT_PORT`.
  */
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 
-const server = createServer({ allowHalfOpen: true }, (s) => {
+let open = 0;
+const echo = createServer({ allowHalfOpen: true }, (s) => {
+  open++;
+  s.once('close', () => open--);
   s.setNoDelay(true);
   s.on('error', () => s.destroy());
   s.pipe(s);
 });
-server.listen({ port: Number(process.argv[2] ?? 0), host: '127.0.0.1', backlog: 4096 }, () => {
-  console.log(`ready ${(server.address() as AddressInfo).port}`);
+const count = createServer((s) => {
+  s.on('error', () => s.destroy());
+  s.end(`${open}\n`);
 });
+const listen = (server: Server): Promise<number> =>
+  new Promise((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => resolve((server.address() as AddressInfo).port)));
+console.log(`ready ${await listen(echo)} ${await listen(count)}`);
 process.on('SIGTERM', () => process.exit(0));
