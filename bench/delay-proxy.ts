@@ -10,9 +10,13 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 /** Bytes waiting in one direction before the source is paused (bounded memory). */
 const HIGH_WATER = 4 * 1024 * 1024;
 
-type Item = { due: number; chunk: Buffer } | { due: number; end: true };
+type Item = { due: number; chunk: Buffer } | { due: number; end: true } | { due: number; close: true };
 
-/** One direction of one connection: a FIFO of delayed chunks written to `target()` when due. */
+/**
+ * One direction of one connection: a FIFO of delayed chunks written to `target()` when due, then
+ * the end of stream, then the source's close (which resets the target only if it was not ended
+ * cleanly first). `target()` is undefined while not dialled yet, null once it never will be.
+ */
 class DelayLine {
   readonly #queue: Item[] = [];
   #head = 0;
@@ -20,9 +24,10 @@ class DelayLine {
   #timer: NodeJS.Timeout | undefined;
   #awaitingDrain = false;
 
-  constructor(readonly source: Socket, readonly target: () => Socket | undefined, readonly delayMs: number) {
+  constructor(readonly source: Socket, readonly target: () => Socket | undefined | null, readonly delayMs: number) {
     source.on('data', (chunk: Buffer) => this.#push({ due: performance.now() + delayMs, chunk }));
     source.on('end', () => this.#push({ due: performance.now() + delayMs, end: true }));
+    source.on('close', () => this.#push({ due: performance.now() + delayMs, close: true }));
   }
 
   #push(item: Item): void {
@@ -41,7 +46,11 @@ class DelayLine {
   #flush(): void {
     this.#timer = undefined;
     const to = this.target();
-    if (!to) {
+    if (to === null) {
+      this.#queue.length = this.#head = 0; // never dialled: nothing will be delivered
+      return;
+    }
+    if (to === undefined) {
       this.#timer = setTimeout(() => this.#flush(), 1);
       return;
     }
@@ -49,12 +58,17 @@ class DelayLine {
     for (let item = this.#queue[this.#head]; item && item.due <= now + 0.5; item = this.#queue[this.#head]) {
       this.#head++;
       if ('end' in item) to.end();
-      else {
+      else if ('close' in item) {
+        if (!to.writableEnded) to.destroy();
+      } else {
         this.#queued -= item.chunk.length;
         to.write(item.chunk);
       }
     }
-    if (this.#head > 1024) this.#queue.splice(0, this.#head), (this.#head = 0);
+    if (this.#head > 1024) {
+      this.#queue.splice(0, this.#head);
+      this.#head = 0;
+    }
     this.#maybeResume(to);
     this.#schedule();
   }
@@ -94,21 +108,21 @@ export class DelayProxy {
   }
 
   #join(a: Socket, route: DelayRoute): void {
-    let b: Socket | undefined;
+    let b: Socket | undefined | null;
     this.#track(a);
     a.setNoDelay(true);
     new DelayLine(a, () => b, this.delayMs);
     const dial = setTimeout(() => {
-      if (a.destroyed) return;
       b = connect({ port: route.targetPort, host: route.targetHost, allowHalfOpen: true });
       this.#track(b);
       b.setNoDelay(true);
       new DelayLine(b, () => a, this.delayMs);
-      b.on('close', () => setTimeout(() => a.destroy(), this.delayMs));
     }, this.delayMs);
-    a.on('close', () => {
-      clearTimeout(dial);
-      setTimeout(() => b?.destroy(), this.delayMs);
+    a.once('close', () => {
+      if (b === undefined) {
+        clearTimeout(dial);
+        b = null;
+      }
     });
   }
 
