@@ -126,13 +126,28 @@ async function openMany(n: number, opener: () => Promise<Socket>, width = 64): P
   return out;
 }
 
-/** Waits (bounded) until `count()` reaches `target`. */
-async function until(count: () => Promise<number>, target: number, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
+/** Waits until `count()` reaches `target`; fails when it stops rising for `stallMs` (or after 5 min). */
+async function until(count: () => Promise<number>, target: number, stallMs: number): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  let last = -1;
+  let rose = Date.now();
   for (let n = await count(); n < target; n = await count()) {
-    if (Date.now() > deadline) throw new Error(`only ${n} of ${target} streams reached the echo service within ${ms} ms`);
+    if (n > last) [last, rose] = [n, Date.now()];
+    if (Date.now() - rose > stallMs || Date.now() > deadline) throw new Error(`only ${n} of ${target} streams reached the echo service (stalled ${stallMs} ms)`);
     await sleep(100);
   }
+}
+
+/** Waits (at most 20 s) until `count()` stays the same for a second; returns it. */
+async function steady(count: () => Promise<number>): Promise<number> {
+  let n = await count();
+  for (let i = 0; i < 20; i++) {
+    await sleep(1000);
+    const m = await count();
+    if (m === n) return m;
+    n = m;
+  }
+  return n;
 }
 
 export interface MemoryResult {
@@ -152,12 +167,12 @@ export async function idleMemory(ep: Endpoint, counts: number[], echoOpen: () =>
   const held: Socket[] = [];
   const fresh: Record<number, number> = {};
   try {
+    const baseOpen = await steady(echoOpen);
     await sleep(settleMs);
     const base = pssOf(ep);
-    const baseOpen = await echoOpen();
     for (const count of counts) {
       held.push(...(await openMany(count - held.length, () => open(ep.host, ep.port, 20_000))));
-      await until(echoOpen, baseOpen + count, 30_000);
+      await until(echoOpen, baseOpen + count, 20_000);
       await sleep(settleMs);
       fresh[count] = (pssOf(ep) - base) / count;
     }

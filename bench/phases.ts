@@ -4,13 +4,18 @@ import { percentile, type Collector } from './report.js';
 import { echoOnce, waitEcho } from './sockets.js';
 import type { Path, PathId, StartOptions, Started } from './paths/types.js';
 
-/** Every endpoint echoes, then a few streams and a short transfer so JIT and buffers are warm. */
-export async function warmUp(p: Path): Promise<void> {
+/**
+ * Every endpoint echoes, then a few streams and a short transfer so JIT and buffers are warm.
+ * Returns the bytes a transfer on this path should carry to last about `seconds` (within limits).
+ */
+export async function warmUp(p: Path, seconds: number, min: number, max: number): Promise<number> {
   for (const ep of new Set([p.bulk, p.latency])) {
     await waitEcho(ep.host, ep.port);
     for (let i = 0; i < 50; i++) (await echoOnce(ep.host, ep.port)).socket.destroy();
   }
-  await transfer(p.bulk, 32e6, 1);
+  await transfer(p.bulk, 16e6, 1);
+  const { mbPerS } = await transfer(p.bulk, 32e6, 1);
+  return Math.round(Math.min(max, Math.max(min, mbPerS * 1e6 * seconds)) / 1e6) * 1e6;
 }
 
 /** First byte over emulated WAN legs: `delayMs` each way on each of the two long legs. */

@@ -28,7 +28,8 @@ interface Options {
   runs: number;
   paths: PathId[];
   wan: boolean;
-  sizes: { single: number; parallel: number; firstBytes: number; concurrent: number; memory: number[]; memoryRuns: number; wanStreams: number };
+  /** Transfers carry `single` / `parallel` bytes, or what lasts about `transferSeconds` at the path's warm-up speed if less. */
+  sizes: { single: number; parallel: number; transferSeconds: number; firstBytes: number; concurrent: number; memory: number[]; memoryRuns: number; wanStreams: number };
 }
 
 const STARTERS: Record<PathId, (o: StartOptions) => Promise<Started>> = { direct: startDirect, plain: startPlain, ssh: startSsh, tun: startTun };
@@ -50,8 +51,8 @@ function parseArgs(argv: string[]): Options {
     paths,
     wan: !has('--no-wan'),
     sizes: quick
-      ? { single: 200e6, parallel: 200e6, firstBytes: 300, concurrent: 500, memory: [1000, 5000], memoryRuns: 1, wanStreams: 25 }
-      : { single: 1e9, parallel: 1e9, firstBytes: 1000, concurrent: 2000, memory: [1000, 5000], memoryRuns: 2, wanStreams: 100 },
+      ? { single: 200e6, parallel: 200e6, transferSeconds: 2, firstBytes: 300, concurrent: 500, memory: [1000, 5000], memoryRuns: 1, wanStreams: 25 }
+      : { single: 1e9, parallel: 1e9, transferSeconds: 5, firstBytes: 1000, concurrent: 2000, memory: [1000, 5000], memoryRuns: 2, wanStreams: 100 },
   };
 }
 
@@ -98,18 +99,19 @@ async function startAll(opts: Options, start: StartOptions, skipped: Record<stri
   return paths;
 }
 
-async function loopbackFigures(opts: Options, paths: Path[], echoOpen: () => Promise<number>, figs: Collector, cpu: Collector): Promise<void> {
+async function loopbackFigures(opts: Options, paths: Path[], echoOpen: () => Promise<number>, figs: Collector, cpu: Collector): Promise<Record<string, number>> {
   const s = opts.sizes;
-  for (const p of paths) await warmUp(p);
+  const bytes: Record<string, number> = {};
+  for (const p of paths) bytes[p.id] = await warmUp(p, s.transferSeconds, 50e6, s.single);
   for (let run = 1; run <= opts.runs; run++) {
     for (const p of paths) {
       log(`run ${run}/${opts.runs}: ${p.id}`);
-      const one = await transfer(p.bulk, s.single, 1);
-      figs.add('single', `single stream, ${num(s.single / 1e6)} MB each way`, 'MB/s', p.id, one.mbPerS);
+      const one = await transfer(p.bulk, bytes[p.id]!, 1);
+      figs.add('single', `single stream, up to ${num(s.single / 1e6)} MB each way`, 'MB/s', p.id, one.mbPerS);
       for (const [role, v] of Object.entries(one.cpuPerGB)) cpu.add(role, role, 'CPU-s/GB', p.id, v);
       if (one.cpuPerGB.total !== undefined) figs.add('cpu', 'CPU of all path processes, single stream', 'CPU-s/GB', p.id, one.cpuPerGB.total);
-      const eight = await transfer(p.bulk, s.parallel, 8);
-      figs.add('parallel', `8 streams at once, ${num(s.parallel / 1e6)} MB in all`, 'MB/s', p.id, eight.mbPerS);
+      const eight = await transfer(p.bulk, (bytes[p.id]! * s.parallel) / s.single, 8);
+      figs.add('parallel', `8 streams at once, up to ${num(s.parallel / 1e6)} MB in all`, 'MB/s', p.id, eight.mbPerS);
       const fb = await firstBytes(p.latency, s.firstBytes);
       figs.add('fb50', `first byte p50, ${s.firstBytes} new streams`, 'ms', p.id, percentile(fb.samples, 50));
       figs.add('fb99', 'first byte p99', 'ms', p.id, percentile(fb.samples, 99));
@@ -129,6 +131,7 @@ async function loopbackFigures(opts: Options, paths: Path[], echoOpen: () => Pro
       }
     }
   }
+  return bytes;
 }
 
 function printCrypto(rows: Row[]): void {
@@ -172,12 +175,13 @@ async function main(): Promise<void> {
   const wan = new Collector();
   log(`tun ${tun.commit.slice(0, 12)}${tun.dirty ? ' (uncommitted changes)' : ''}, ${opts.quick ? 'quick, ' : ''}${opts.runs} runs`);
   let paths: Path[] = [];
+  let transferBytes: Record<string, number> = {};
   try {
     const echo = await nodeService('echo service', 'services/echo.js', []);
     children.push(echo.child);
     const start = { echoPort: echo.ports[0]! };
     paths = await startAll(opts, start, skipped);
-    await loopbackFigures(opts, paths, () => readCount(echo.ports[1]!), figs, cpu);
+    transferBytes = await loopbackFigures(opts, paths, () => readCount(echo.ports[1]!), figs, cpu);
     for (const p of paths) await p.stop();
     paths.forEach((p) => (p.stop = async () => {}));
     if (opts.wan) await wanFigures(opts.paths.filter((id) => id !== 'direct' && !skipped[id]), STARTERS, start, WAN_DELAY_MS, opts.sizes.wanStreams, wan, log);
@@ -187,6 +191,7 @@ async function main(): Promise<void> {
   }
   const labels = Object.fromEntries(paths.map((p) => [p.id, p.label])) as Partial<Record<PathId, string>>;
   if (paths.some((p) => p.id === 'plain')) notes.push('plain Node: no multiplexing yet (one TCP connection per stream); it becomes the mux baseline once the session multiplexer lands');
+  notes.push(`transfers: each path carries up to ${num(opts.sizes.single / 1e6)} MB, less if that takes over ~${opts.sizes.transferSeconds} s at its warm-up speed (this run, single stream: ${Object.entries(transferBytes).map(([k, v]) => `${k} ${num(v / 1e6)} MB`).join(', ')}); 8 streams carry the same in all`);
   notes.push('CPU-s/GB: user+system CPU seconds of the path processes (sshd with its per-connection children) per GB carried, both directions counted, during the single-stream transfer');
   notes.push(`WAN: delay proxies add ${WAN_DELAY_MS} ms each way on both long legs (80 ms end-to-end round trip); the kernel completes a client's TCP handshake with the proxy at once, so a connect() across a WAN leg costs one more round trip of that leg than shown`);
   const result = {
@@ -198,6 +203,7 @@ async function main(): Promise<void> {
     ssh: sshVersion(),
     machine: { cpus: cpus().length, loadavgAtStart, loadavgAtEnd: loadavg() },
     options: { quick: opts.quick, runs: opts.runs, sizes: opts.sizes, wanDelayMs: WAN_DELAY_MS },
+    singleStreamBytes: transferBytes,
     paths: Object.fromEntries([...paths.map((p) => [p.id, { label: p.label, description: p.description }]), ...Object.entries(skipped).map(([k, v]) => [k, { skipped: v }])]),
     figures: figs.figures(['single', 'parallel', 'cpu', 'fb50', 'fb99', 'seq', 'conc', ...opts.sizes.memory.map((n) => `mem${n}`), 'memUsed']),
     cpuPerProcess: cpu.figures(),
