@@ -166,8 +166,8 @@ export interface MemoryResult {
 export async function idleMemory(ep: Endpoint, counts: number[], echoOpen: () => Promise<number>, settleMs = 1500): Promise<MemoryResult> {
   const held: Socket[] = [];
   const fresh: Record<number, number> = {};
+  const baseOpen = await steady(echoOpen);
   try {
-    const baseOpen = await steady(echoOpen);
     await sleep(settleMs);
     const base = pssOf(ep);
     for (const count of counts) {
@@ -187,6 +187,8 @@ export async function idleMemory(ep: Endpoint, counts: number[], echoOpen: () =>
     return { fresh, used: (pssOf(ep) - base) / held.length };
   } finally {
     for (const s of held) s.destroy();
+    // the next measurement starts once the path closed these at the echo service too (bounded)
+    for (let i = 0; i < 600 && (await echoOpen()) > baseOpen; i++) await sleep(100);
     await sleep(settleMs);
   }
 }
