@@ -39,7 +39,9 @@ export type ErrorCode =
   | 'PROTOCOL_VIOLATION'
   | 'CONFIG_INVALID'
   | 'BUSY'
-  | 'SESSION_REPLACED';
+  | 'SESSION_REPLACED'
+  | 'SESSION_CLOSED'
+  | 'VERSION_MISMATCH';
 
 export class TunError extends Error {
   readonly code: ErrorCode;

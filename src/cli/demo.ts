@@ -117,7 +117,7 @@ export function registerDemo(program: Command): void {
             await running;
           });
           await Promise.race([client.online, running, timeoutAfter(10_000, 'the demo client did not come online')]);
-          const visitor = new Visitor({ server: { host: LOOPBACK, port: relay.ports.visitor }, clientKey: clientKey.publicKey, key: visitorKey, service: 'web', listen: parseHostPort(o.listen, undefined, '--listen'), log: log.child('visit') });
+          const visitor = new Visitor({ server: { host: LOOPBACK, port: relay.ports.visitor }, clientKey: clientKey.publicKey, key: visitorKey, services: [{ name: 'web', listen: parseHostPort(o.listen, undefined, '--listen') }], log: log.child('visit') });
           await visitor.start();
           stops.push(() => visitor.stop());
 

@@ -1,39 +1,63 @@
 import type { Command } from 'commander';
-import { parseHostPort, parseLocalAddress } from '../net/socket.js';
-import { Visitor } from '../visitor/visitor.js';
+import { TunError } from '../errors.js';
+import { parseHostPort, parseLocalAddress, type HostPort } from '../net/socket.js';
+import { Visitor, type VisitedService } from '../visitor/visitor.js';
+import { SERVICE_NAME } from '../wire/index.js';
 import { loadKeyPair, logFormatOption, logLevelOption, loadPublicKey, roleLogger, runDaemon } from './common.js';
 
 interface VisitOpts {
   server: string;
   pubkey: string;
   key: string;
-  service: string;
-  listen: string;
   logLevel?: string;
+  logFormat?: string;
+}
+
+/** --service and --listen repeat in pairs: the n-th --listen belongs to the n-th --service. */
+class VisitFlags {
+  readonly #names: string[] = [];
+  readonly #listens: HostPort[] = [];
+  service = (name: string): void => {
+    if (!SERVICE_NAME.test(name)) throw new TunError('CONFIG_INVALID', `service name "${name.slice(0, 70)}" is not valid`, 'use 1-64 letters, digits, ".", "_" or "-", exactly as the client names it');
+    this.#names.push(name);
+  };
+  listen = (addr: string): void => {
+    this.#listens.push(parseLocalAddress(addr, '--listen'));
+  };
+  finish(): VisitedService[] {
+    if (this.#names.length === 0) throw new TunError('CONFIG_INVALID', 'no service given', 'add --service NAME --listen HOST:PORT');
+    if (this.#names.length !== this.#listens.length) throw new TunError('CONFIG_INVALID', `${this.#names.length} --service but ${this.#listens.length} --listen`, 'give each --service its own --listen HOST:PORT');
+    return this.#names.map((name, i) => ({ name, listen: this.#listens[i]! }));
+  }
 }
 
 export function registerVisit(program: Command): void {
+  const flags = new VisitFlags();
+  const wrap = (fn: (v: string) => void) => (v: string): string => {
+    fn(v);
+    return v;
+  };
   program
     .command('visit')
-    .description("reach a client's service: listens locally and carries each connection end-to-end encrypted through the relay")
+    .description("reach a client's services: one end-to-end encrypted session through the relay carries every local connection")
     .requiredOption('--server <host[:port]>', 'relay visitor address (default port 8007)')
     .requiredOption('--pubkey <file>', "the client's .pub file: the only key that may answer")
     .requiredOption('--key <file>', "this visitor's private key")
-    .requiredOption('--service <name>', 'the service to reach')
-    .requiredOption('--listen <host:port>', 'local address for your applications: HOST:PORT, or PORT for 127.0.0.1')
+    .option('--service <name>', 'a service of that client to reach (repeatable)', wrap(flags.service))
+    .option('--listen <host:port>', 'local address for the service before it: HOST:PORT, or PORT for 127.0.0.1', wrap(flags.listen))
     .addOption(logLevelOption()).addOption(logFormatOption())
     .action((o: VisitOpts) =>
       runDaemon(async () => {
+        const services = flags.finish();
         const visitor = new Visitor({
           server: parseHostPort(o.server, 8007, '--server'),
           clientKey: loadPublicKey(o.pubkey),
           key: loadKeyPair(o.key),
-          service: o.service,
-          listen: parseLocalAddress(o.listen, '--listen'),
+          services,
           log: roleLogger('visit', o),
         });
         await visitor.start();
-        return { ready: `tun visit ready: listening on port ${visitor.port}`, stop: () => visitor.stop() };
+        return { ready: `tun visit ready: listening on port ${visitor.ports.join(', ')}`, stop: () => visitor.stop() };
       }),
     );
 }

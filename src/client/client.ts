@@ -17,7 +17,9 @@ import { splice } from '../net/splice.js';
 import { type ControlChannel, within, writeFrame } from '../stream/control-channel.js';
 import { encodeMessage, expectMessage, joinProof, type Message, type MessageOf } from '../wire/index.js';
 import { joinRelay } from './control-handshake.js';
-import { serveStream } from './stream.js';
+import { serveSession } from './session.js';
+import type { Session, RekeyLimits } from '../session/session.js';
+import type { MuxLimits } from '../session/mux.js';
 
 export interface ServiceSpec {
   name: string;
@@ -33,6 +35,7 @@ export interface ClientOptions {
   allow: KeyList | undefined;
   log: Logger;
   timeouts?: Partial<ClientTimeouts>;
+  limits?: Partial<MuxLimits & RekeyLimits>;
 }
 
 export interface ClientTimeouts {
@@ -44,7 +47,11 @@ export interface ClientTimeouts {
 /** Streams being set up at once (join + visitor handshake), whatever the relay asks for. */
 const MAX_SETTING_UP = 256;
 
-const FATAL = new Set(['RELAY_KEY_MISMATCH', 'CLIENT_NOT_AUTHORIZED']);
+/**
+ * Refusals the relay proved with its key: retrying cannot help. A relay key mismatch is not among
+ * them: anyone on the path can forge that answer, so it is logged and retried with backoff.
+ */
+const FATAL = new Set(['CLIENT_NOT_AUTHORIZED', 'VERSION_MISMATCH']);
 
 const DEFAULT_TIMEOUTS: ClientTimeouts = { connectMs: 5000, handshakeMs: 10_000, pairingMs: 10_000 };
 
@@ -55,7 +62,9 @@ export class Client {
   readonly #stop = new AbortController();
   readonly #backoff = new Backoff();
   #channel: ControlChannel | undefined;
+  /** Tunnel and public-mode local sockets; a session owns its tunnel once it has one. */
   readonly #streams = new SocketSet();
+  readonly #sessions = new Set<Session>();
   #settingUp = 0;
   #onlineOnce: (() => void) | undefined;
   /** Resolves the first time the relay welcomes this client. */
@@ -76,17 +85,17 @@ export class Client {
       } catch (err) {
         const e = asTunError(err, 'STREAM_TRUNCATED', 'control session failed');
         if (this.#stop.signal.aborted) break;
-        // A relay that is not the pinned one, or that refuses our key, will not change its mind
-        // by retrying: stop and say so (a supervisor restarting us will show the same message).
+        // A relay that proved it refuses our key or our version will not change its mind by
+        // retrying: stop and say so (a supervisor restarting us will show the same message).
         if (FATAL.has(e.code)) throw e;
         if (e.code === 'SESSION_REPLACED') {
           // Someone else holds this key too. Wait the longest backoff so two holders do not
           // take the relay from each other every second; the log says what is going on.
-          this.#log.error(`another tun client with key ${fingerprint(this.#o.key.publicKey)} connected to the relay and took over this session\n  hint: if this key is on two machines, give each its own key (tun keygen); retrying in ${this.#backoff.maxMs / 1000} s`);
+          this.#log.error(`another tun client with key ${fingerprint(this.#o.key.publicKey)} connected to the relay and took over this session; retrying in ${this.#backoff.maxMs / 1000} s (hint: if this key is on two machines, give each its own key with tun keygen)`);
           await sleep(this.#backoff.maxMs, this.#stop.signal);
           continue;
         }
-        this.#log.error(e.describe());
+        this.#log.error(`${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`);
       }
       if (this.#stop.signal.aborted) break;
       const wait = this.#backoff.next();
@@ -98,6 +107,7 @@ export class Client {
   stop(): void {
     this.#stop.abort();
     this.#channel?.close(new TunError('TIMEOUT', 'client stopping'));
+    for (const s of this.#sessions) s.close('shutdown', 'the client is stopping');
     // Streams cut by a shutdown are aborted, not ended: the local service must not take a cut
     // stream for a complete one.
     this.#streams.resetAll();
@@ -154,16 +164,16 @@ export class Client {
   }
 
   async #open(channel: ControlChannel, open: MessageOf<'Open'>, tunnelPort: number): Promise<void> {
-    const service = this.#o.services.find((s) => s.name === open.service);
-    if (!service || (open.mode === 'public' && service.publicPort === undefined)) {
-      channel.send('OpenFailed', { id: open.id, code: 'unknown_service', message: `no service ${open.service} here` });
+    const service = open.mode === 'public' ? this.#o.services.find((s) => s.name === open.service && s.publicPort !== undefined) : undefined;
+    if (open.mode === 'public' && !service) {
+      channel.send('OpenFailed', { id: open.id, code: 'unknown_service', message: `no public service ${open.service ?? ''} here` });
       return;
     }
-    // The relay is not trusted: it may send Opens faster than visitors exist. Streams still being
-    // set up (before an allowed visitor finished its handshake) are capped.
+    // The relay is not trusted: it may send Opens faster than visitors exist. Joins still being
+    // set up (before an allowed visitor proved it is live) are capped.
     if (this.#settingUp >= MAX_SETTING_UP) {
-      this.#log.rateLimited('warn', 'setup-cap', `${MAX_SETTING_UP} streams are already being set up; refusing more (a flood of Open requests from the relay?)`, 5000);
-      channel.send('OpenFailed', { id: open.id, code: 'busy', message: 'too many streams being set up' });
+      this.#log.rateLimited('warn', 'setup-cap', `${MAX_SETTING_UP} sessions are already being set up; refusing more (a flood of Open requests from the relay?)`, 5000);
+      channel.send('OpenFailed', { id: open.id, code: 'busy', message: 'too many sessions being set up' });
       return;
     }
     this.#settingUp++;
@@ -175,7 +185,7 @@ export class Client {
     let local: Socket | undefined;
     let tunnel: Socket | undefined;
     try {
-      if (open.mode === 'public') {
+      if (service) {
         try {
           local = this.#streams.add(await dial(service.local, this.#t.connectMs, `local service ${service.name}`));
         } catch (err) {
@@ -188,23 +198,29 @@ export class Client {
       const reader = new FrameReader(tunnel, 256, 2);
       const challenge = expectMessage(await within(reader.next(), this.#t.handshakeMs, 'the join challenge'), 'JoinChallenge');
       writeFrame(tunnel, encodeMessage('Join', { id: open.id, proof: joinProof(open.token, challenge.nonce, open.id) }));
-      if (open.mode === 'public') {
+      if (local) {
         const rest = reader.detach();
-        if (rest.length) local!.write(rest);
+        if (rest.length) local.write(rest);
         established();
-        splice(tunnel, local!);
+        splice(tunnel, local);
         tunnel.resume();
         return;
       }
-      await serveStream({ tunnel, reader, service: service.name, local: service.local, key: this.#o.key, allow: this.#o.allow, log: this.#log, timeouts: this.#t, track: (s) => this.#streams.add(s), established });
+      await serveSession({
+        tunnel, reader, services: this.#o.services, key: this.#o.key, allow: this.#o.allow, log: this.#log, timeouts: this.#t, limits: this.#o.limits,
+        confirmed: established,
+        track: (session) => {
+          this.#sessions.add(session);
+          void session.ended.then(() => this.#sessions.delete(session));
+        },
+      });
     } catch (err) {
-      const e = asTunError(err, 'PROTOCOL_VIOLATION', 'stream failed');
-      if (e.code !== 'STREAM_TRUNCATED') this.#log.warn(`stream for ${open.service}: ${e.message}`);
+      const e = asTunError(err, 'PROTOCOL_VIOLATION', 'join failed');
+      if (e.code !== 'STREAM_TRUNCATED') this.#log.rateLimited('warn', `join-${e.code}`, `${open.mode} join: ${e.message}`, 1000);
       tunnel?.destroy();
       local?.destroy();
     } finally {
       established();
     }
   }
-
 }

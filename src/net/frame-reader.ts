@@ -4,7 +4,7 @@
  * for backpressure. It holds at most `maxQueued` complete frames before pausing the socket, so a
  * peer that sends ahead can never make it buffer without bound.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { TunError } from '../errors.js';
 import { FrameDecoder, encodeFrame } from '../wire/index.js';
 
@@ -12,7 +12,7 @@ type Waiter = { resolve: (f: Buffer) => void; reject: (e: Error) => void };
 
 export class FrameReader {
   readonly decoder: FrameDecoder;
-  readonly #socket: Socket;
+  readonly #socket: Duplex;
   readonly #maxQueued: number;
   #queue: Buffer[] = [];
   #waiter: Waiter | undefined;
@@ -24,7 +24,7 @@ export class FrameReader {
   readonly #onClose = (): void => this.#finish(new TunError('STREAM_TRUNCATED', 'connection closed'));
   readonly #onEndEvt = (): void => this.#finish(new TunError('STREAM_TRUNCATED', 'connection ended'));
 
-  constructor(socket: Socket, maxFrame: number, maxQueued = 8) {
+  constructor(socket: Duplex, maxFrame: number, maxQueued = 8) {
     this.#socket = socket;
     this.decoder = new FrameDecoder(maxFrame);
     this.#maxQueued = maxQueued;

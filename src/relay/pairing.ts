@@ -13,10 +13,10 @@ export interface Pending {
   token: Buffer;
   sessionKey: string;
   service: string;
-  mode: 'e2e' | 'public';
+  mode: 'session' | 'public';
   /** The waiting socket (visitor agent or public user). */
   socket: Socket;
-  /** e2e only: the visitor's frame reader and its Noise message 1, forwarded after the join. */
+  /** session only: the visitor's frame reader and its Noise message 1, forwarded after the join. */
   reader?: FrameReader;
   message1?: Buffer;
   expires: number;

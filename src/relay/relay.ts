@@ -14,7 +14,7 @@ import { FrameReader } from '../net/frame-reader.js';
 import { SocketSet, boundPort, closeServer, endSoon, listen, reset, type HostPort } from '../net/socket.js';
 import { splice } from '../net/splice.js';
 import { type ControlChannel, writeFrame } from '../stream/control-channel.js';
-import { encodeMessage, expectMessage, joinProof, type Bodies, type Message } from '../wire/index.js';
+import { PROTOCOL_VERSION, encodeMessage, expectMessage, joinProof, type Bodies, type Message } from '../wire/index.js';
 import { DEFAULT_RELAY_LIMITS, PreAuthGate, type RelayLimits } from './limits.js';
 import { PairingTable, type Pending } from './pairing.js';
 import { admitClient } from './control-handshake.js';
@@ -45,6 +45,8 @@ interface Session {
 }
 
 const VISITOR_MAX_FRAME = 1024;
+/** What a visitor session waits for in the pairing table (sessions are per client, not per service). */
+const SESSION_LABEL = '(session)';
 
 export class Relay {
   readonly #o: RelayOptions;
@@ -248,31 +250,34 @@ export class Relay {
   async #acceptVisitor(socket: Socket): Promise<void> {
     const reader = new FrameReader(socket, VISITOR_MAX_FRAME, 2);
     const visit = expectMessage(await reader.next(), 'Visit');
-    const message1 = await reader.next();
     const status = (code: string, message: string): void => refuseVisitor(socket, code, message);
+    if (visit.v !== PROTOCOL_VERSION) {
+      this.#log.rateLimited('warn', 'visit-version', `visitor port: ${socket.remoteAddress} speaks tun protocol ${visit.v}, this relay ${PROTOCOL_VERSION}: version mismatch (update tun on that visitor)`, 10_000);
+      return status('version_mismatch', `version mismatch: this relay speaks tun protocol ${PROTOCOL_VERSION}, the visitor ${visit.v}: update tun`);
+    }
+    const message1 = await reader.next();
     const key = visit.client.toString('hex');
     const session = this.#sessions.get(key);
     if (!session) return status('client_offline', `client ${fingerprint(visit.client)} is not connected to this relay`);
-    if (!session.services.has(visit.service)) return status('unknown_service', `client ${session.fp} does not offer a service named "${visit.service}"`);
-    if (this.#pairings.countFor(key, visit.service) >= this.limits.pendingPerService) {
-      this.#log.rateLimited('warn', `busy-${key}`, `client ${session.fp}: ${this.limits.pendingPerService} visitors already waiting for ${visit.service}; refusing more`);
-      return status('busy', 'too many visitors are waiting for this service; try again');
+    if (this.#pairings.countFor(key, SESSION_LABEL) >= this.limits.pendingPerService) {
+      this.#log.rateLimited('warn', `busy-${key}`, `client ${session.fp}: ${this.limits.pendingPerService} visitors already waiting for a session; refusing more`);
+      return status('busy', 'too many visitors are waiting for this client; try again');
     }
     reader.pause();
-    this.#requestStream(session, visit.service, 'e2e', socket, { reader, message1 });
+    this.#requestStream(session, SESSION_LABEL, 'session', socket, { reader, message1 });
   }
 
-  #requestStream(session: Session, service: string, mode: 'e2e' | 'public', socket: Socket, extra: Partial<Pending>): void {
+  #requestStream(session: Session, service: string, mode: 'session' | 'public', socket: Socket, extra: Partial<Pending>): void {
     const p = this.#pairings.create({ sessionKey: session.key, service, mode, socket, ...extra }, this.limits.pairingMs, (expired) =>
       this.#failPending(expired, 'timeout', `the client did not open the stream within ${this.limits.pairingMs} ms`),
     );
     socket.once('close', () => this.#pairings.take(p.id));
-    session.channel.send('Open', { id: p.id, token: p.token, service, mode });
+    session.channel.send('Open', { id: p.id, token: p.token, service: mode === 'public' ? service : undefined, mode });
   }
 
   #failPending(p: Pending, code: string, message: string): void {
     this.#log.info(`stream for ${p.service} not opened: ${code}: ${message}`);
-    if (p.mode === 'e2e' && !p.socket.destroyed) refuseVisitor(p.socket, code, message);
+    if (p.mode === 'session' && !p.socket.destroyed) refuseVisitor(p.socket, code, message);
     else reset(p.socket);
   }
 
@@ -295,7 +300,7 @@ export class Relay {
     this.#pairings.take(join.id);
     const rest = reader.detach();
     const peer = p.socket;
-    if (p.mode === 'e2e') {
+    if (p.mode === 'session') {
       const visitorRest = p.reader!.detach();
       writeFrame(peer, encodeMessage('VisitStatus', { ok: true }));
       writeFrame(socket, p.message1!);

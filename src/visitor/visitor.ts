@@ -1,172 +1,196 @@
 /**
- * The visitor agent: listens locally; for each application connection it asks the relay for the
- * client's service, runs a Noise IK handshake pinned to the client's key through the relay, and
- * bridges the application to the encrypted stream. The relay's own status is unauthenticated advice;
- * only the client's handshake answer is trusted.
+ * The visitor agent: one end-to-end session with one client (pinned by its key), through the
+ * relay, carrying every application connection to any of the client's services as a stream. The
+ * session is opened at start, kept alive by authenticated keepalives, and reopened with capped,
+ * jittered backoff when lost; application connections that arrive meanwhile wait for it (paused,
+ * a bounded number) and are reset when an attempt fails. The relay's own status is
+ * unauthenticated advice; only the client's handshake answer is trusted.
  */
 import type { Server, Socket } from 'node:net';
-import { NOISE_MAX_MESSAGE } from '../constants.js';
 import type { X25519KeyPair } from '../crypto/index.js';
 import { TunError, asTunError } from '../errors.js';
 import { fingerprint } from '../identity/keys.js';
 import type { Logger } from '../log.js';
+import { Backoff, sleep } from '../net/backoff.js';
 import { FrameReader } from '../net/frame-reader.js';
-import { SocketSet, boundPort, closeServer, dial, formatHostPort, listen, reset, type HostPort } from '../net/socket.js';
-import { HandshakeState } from '../noise/index.js';
-import { within, writeFrame } from '../stream/control-channel.js';
-import { RecordKind, encodeRecord } from '../stream/records.js';
-import { SecureChannel } from '../stream/secure-channel.js';
-import { NOISE_PROTOCOL, PROTOCOL_VERSION, encodeMessage, expectMessage, streamPrologue } from '../wire/index.js';
+import { boundPort, closeServer, dial, formatHostPort, listen, reset, type HostPort } from '../net/socket.js';
+import { HANDSHAKE_MAX_FRAME, HINTS, openSession } from '../session/handshake.js';
+import type { MuxLimits, StreamEnd } from '../session/mux.js';
+import { Session, type RekeyLimits } from '../session/session.js';
+
+export interface VisitedService {
+  name: string;
+  listen: HostPort;
+}
 
 export interface VisitorOptions {
   server: HostPort;
   clientKey: Buffer;
   key: X25519KeyPair;
-  service: string;
-  listen: HostPort;
+  services: VisitedService[];
   log: Logger;
   timeouts?: Partial<{ connectMs: number; pairingMs: number }>;
+  limits?: Partial<MuxLimits & RekeyLimits>;
 }
 
-/** Streams this agent sets up at once; more application connections wait (paused) their turn. */
-const MAX_SETTING_UP = 64;
+/** Application connections that may wait for a session at once; more are reset. */
 const MAX_WAITING = 4096;
 
-const HINTS: Record<string, string> = {
-  client_offline: 'start `tun client` (or check it is connected to this relay with the same key)',
-  unknown_service: 'check --service: the client must offer a service with exactly this name',
-  busy: 'many visitors are waiting for this service; try again shortly',
-  timeout: 'the client did not open the stream in time; is it overloaded or cut off from the relay tunnel port?',
-  visitor_not_allowed: "add this visitor's .pub line to the client's --allow file",
-  local_service_unavailable: 'the service behind the client is down or refusing connections; start it',
-};
+interface Waiting {
+  app: Socket;
+  service: string;
+}
 
 export class Visitor {
   readonly #o: VisitorOptions;
   readonly #log: Logger;
   readonly #t: { connectMs: number; pairingMs: number };
-  readonly #sockets = new SocketSet();
-  #settingUp = 0;
-  readonly #waiting: Socket[] = [];
-  #server: Server | undefined;
-  port = 0;
+  readonly #stop = new AbortController();
+  readonly #backoff = new Backoff();
+  readonly #servers: Server[] = [];
+  /** Application sockets waiting for a session (the visitor owns them until a stream does). */
+  #waiting: Waiting[] = [];
+  #session: Session | undefined;
+  #wake: (() => void) | undefined;
+  #running: Promise<void> | undefined;
+  readonly #cfp: string;
+  /** Bound ports, one per service, in the order given. */
+  ports: number[] = [];
+  readonly stats = { sessions: 0, streams: 0 };
 
   constructor(options: VisitorOptions) {
     this.#o = options;
     this.#log = options.log;
     this.#t = { connectMs: 5000, pairingMs: 10_000, ...options.timeouts };
+    this.#cfp = fingerprint(options.clientKey);
+  }
+
+  get port(): number {
+    return this.ports[0] ?? 0;
   }
 
   async start(): Promise<void> {
-    this.#server = await listen(this.#o.listen, (app) => this.#accept(app), 'applications', undefined, '--listen');
-    this.port = boundPort(this.#server);
-    this.#log.info(`listening on ${formatHostPort({ host: this.#o.listen.host, port: this.port })} for ${this.#o.service} of client ${fingerprint(this.#o.clientKey)} via ${formatHostPort(this.#o.server)}`);
+    const onAcceptError = (err: NodeJS.ErrnoException): void =>
+      this.#log.rateLimited('error', `accept-${err.code}`, `cannot accept application connections: ${err.code ?? err.message}`, 5000);
+    for (const svc of this.#o.services) {
+      const server = await listen(svc.listen, (app) => this.#accept(app, svc.name), `applications of ${svc.name}`, onAcceptError, '--listen');
+      this.#servers.push(server);
+      this.ports.push(boundPort(server));
+      this.#log.info(`listening on ${formatHostPort({ host: svc.listen.host, port: boundPort(server) })} for ${svc.name} of client ${this.#cfp} via ${formatHostPort(this.#o.server)}`);
+    }
+    this.#running = this.#run();
   }
 
   async stop(): Promise<void> {
+    this.#stop.abort();
+    this.#wake?.();
     // Applications whose streams a shutdown cuts see a reset, never a clean end.
-    this.#sockets.resetAll();
-    await closeServer(this.#server);
+    this.#session?.close('shutdown', 'the visitor is stopping');
+    this.#resetWaiting();
+    await Promise.all(this.#servers.map((s) => closeServer(s)));
+    await this.#running;
   }
 
-  #accept(app: Socket): void {
+  #accept(app: Socket, service: string): void {
+    app.on('error', (err) => this.#log.debug(`application socket error: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
     app.pause();
-    app.on('error', () => {});
-    this.#sockets.add(app);
-    if (this.#settingUp < MAX_SETTING_UP) return this.#start(app);
-    // Many applications connecting at once (a browser, a load test): set their streams up a few
-    // at a time instead of asking the relay and the client for all of them at once.
+    const session = this.#session;
+    if (session && !session.mux.closed) return this.#openStream(session, app, service);
     if (this.#waiting.length >= MAX_WAITING) {
-      this.#log.rateLimited('warn', 'visit-queue-full', `${MAX_WAITING} connections are already waiting for a stream; refusing more`, 5000);
+      this.#log.rateLimited('warn', 'visit-queue-full', `${MAX_WAITING} connections are already waiting for the session to client ${this.#cfp}; refusing more`, 5000);
       reset(app);
       return;
     }
-    this.#waiting.push(app);
+    const entry = { app, service };
+    this.#waiting.push(entry);
+    // An application that goes away while waiting takes nothing with it.
+    app.once('close', () => {
+      this.#waiting = this.#waiting.filter((w) => w !== entry);
+    });
+    this.#wake?.();
   }
 
-  #start(app: Socket): void {
-    this.#settingUp++;
-    let done = false;
-    const established = (): void => {
-      if (done) return;
-      done = true;
-      this.#settingUp--;
-      this.#next();
-    };
-    this.#connect(app, established)
-      .catch((err) => {
-        const e = asTunError(err, 'STREAM_TRUNCATED', 'stream failed');
-        this.#log.error(e.describe());
-        reset(app);
-      })
-      .finally(established);
+  #openStream(session: Session, app: Socket, service: string): void {
+    this.stats.streams++;
+    session.mux.open(service, app, (end) => this.#streamEnded(service, end));
   }
 
-  #next(): void {
-    while (this.#settingUp < MAX_SETTING_UP && this.#waiting.length > 0) {
-      const app = this.#waiting.shift()!;
-      if (!app.destroyed) this.#start(app);
+  #streamEnded(service: string, end: StreamEnd): void {
+    if (end.ok || !end.remote) return;
+    const hint = HINTS[end.code];
+    this.#log.rateLimited('warn', `stream-${service}-${end.code}`, `stream to ${service} of client ${this.#cfp} refused or aborted by the client: ${end.code}: ${end.message}${hint ? ` (hint: ${hint})` : ''}`, 2000);
+  }
+
+  #resetWaiting(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) reset(w.app);
+  }
+
+  /** Keeps one session open until stop(): open, serve until it ends, back off, again. */
+  async #run(): Promise<void> {
+    while (!this.#stop.signal.aborted) {
+      let established = false;
+      try {
+        const session = await this.#open();
+        established = true;
+        await this.#serve(session);
+      } catch (err) {
+        if (this.#stop.signal.aborted) break;
+        const e = asTunError(err, 'STREAM_TRUNCATED', 'session failed');
+        this.#log.error(`session to client ${this.#cfp} via ${formatHostPort(this.#o.server)} failed: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`);
+        this.#resetWaiting();
+      }
+      if (this.#stop.signal.aborted) break;
+      if (established) this.#backoff.reset();
+      const wait = this.#backoff.next();
+      this.#log.info(`reopening the session in ${(wait / 1000).toFixed(1)} s${this.#waiting.length ? '' : ' (or as soon as an application connects)'}`);
+      await this.#pause(wait);
     }
   }
 
-  async #connect(app: Socket, established: () => void): Promise<void> {
-    const relay = await dial(this.#o.server, this.#t.connectMs, 'relay visitor port');
-    this.#sockets.add(relay);
-    const abort = (): void => void relay.destroy();
-    app.once('close', abort);
+  /** Sleeps `ms`, or less when an application is waiting (never less than the first backoff step). */
+  async #pause(ms: number): Promise<void> {
+    const start = Date.now();
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      if (this.#waiting.length > 0) resolve();
+      void sleep(ms, this.#stop.signal).then(resolve);
+    });
+    this.#wake = undefined;
+    const least = this.#backoff.initialMs - (Date.now() - start);
+    if (least > 0 && !this.#stop.signal.aborted) await sleep(least, this.#stop.signal);
+  }
+
+  async #open(): Promise<Session> {
+    const path = await dial(this.#o.server, this.#t.connectMs, 'relay visitor port');
+    const onAbort = (): void => void path.destroy();
+    this.#stop.signal.addEventListener('abort', onAbort, { once: true });
+    const reader = new FrameReader(path, HANDSHAKE_MAX_FRAME, 4);
     try {
-      await this.#handshake(app, relay, established);
+      const keys = await openSession(path, reader, { key: this.#o.key, clientKey: this.#o.clientKey, relay: formatHostPort(this.#o.server), pairingMs: this.#t.pairingMs });
+      if (this.#stop.signal.aborted) throw new TunError('SESSION_CLOSED', 'stopping');
+      return new Session({ path, reader, ...keys, role: 'visitor', log: this.#log, limits: this.#o.limits });
     } catch (err) {
-      relay.destroy();
+      path.destroy();
       throw err;
     } finally {
-      app.off('close', abort);
+      this.#stop.signal.removeEventListener('abort', onAbort);
     }
   }
 
-  async #handshake(app: Socket, relay: Socket, established: () => void): Promise<void> {
-    const { service, clientKey } = this.#o;
-    const cfp = fingerprint(clientKey);
-    const reader = new FrameReader(relay, 1024, 4);
-    const hs = new HandshakeState({ protocol: NOISE_PROTOCOL, initiator: true, prologue: streamPrologue(service), staticKey: this.#o.key, remoteStatic: clientKey });
-    writeFrame(relay, encodeMessage('Visit', { v: PROTOCOL_VERSION, client: clientKey, service }));
-    writeFrame(relay, hs.writeMessage(encodeMessage('StreamHello', { v: PROTOCOL_VERSION, service })));
-    let statusFrame: Buffer;
-    try {
-      statusFrame = await within(reader.next(), this.#t.pairingMs + 5000, 'the relay');
-    } catch (err) {
-      throw new TunError('STREAM_TRUNCATED', `relay ${formatHostPort(this.#o.server)} closed the connection before pairing ${service} (${(err as Error).message})`, 'is the relay restarting, or is --server not a tun relay visitor port?', { cause: err });
-    }
-    const status = expectMessage(statusFrame, 'VisitStatus');
-    if (!status.ok) {
-      const code = status.code ?? 'refused';
-      throw new TunError(code === 'client_offline' ? 'CLIENT_OFFLINE' : code === 'unknown_service' ? 'UNKNOWN_SERVICE' : 'TIMEOUT', `relay: ${code}: ${status.message ?? ''} (${service} of client ${cfp})`, HINTS[code]);
-    }
-    let accept;
-    try {
-      const msg2 = await within(reader.next(), this.#t.pairingMs, "the client's handshake answer");
-      accept = expectMessage(hs.readMessage(msg2), 'StreamAccept');
-    } catch (err) {
-      if (err instanceof TunError && (err.code === 'STREAM_TRUNCATED' || err.code === 'TIMEOUT')) {
-        throw new TunError('STREAM_TRUNCATED', `the stream to ${service} closed before client ${cfp} answered the handshake (${err.message})`, 'check the client log: it may have been unable to verify this visitor');
-      }
-      throw new TunError('PEER_AUTH_FAILED', `peer authentication failed: the end that answered is not client ${cfp}`, 'check --pubkey is the client\'s .pub; otherwise the relay connected you to someone else');
-    }
-    if (!accept.ok) {
-      const code = accept.code ?? 'refused';
-      throw new TunError(code === 'visitor_not_allowed' ? 'VISITOR_NOT_ALLOWED' : 'PEER_AUTH_FAILED', `client ${cfp} refused this visitor: ${code}: ${accept.message ?? ''}`, HINTS[code]);
-    }
-    const { send, receive } = hs.result!;
-    reader.decoder.setMaxFrame(NOISE_MAX_MESSAGE);
-    const channel = new SecureChannel(relay, reader, send, receive, this.#log);
-    channel.sendRecord(encodeRecord(RecordKind.OPEN));
-    established();
-    this.#log.debug(`stream to ${service} of client ${cfp} open`);
-    const outcome = await channel.bridge(app);
-    if (!outcome.ok && outcome.remote) {
-      this.#log.error(`stream to ${service} aborted by client ${cfp}: ${outcome.code}: ${outcome.message}${HINTS[outcome.code] ? `\n  hint: ${HINTS[outcome.code]}` : ''}`);
-    } else if (!outcome.ok) {
-      this.#log.error(`stream to ${service} aborted: ${outcome.message}`);
-    }
+  #serve(session: Session): Promise<void> {
+    this.stats.sessions++;
+    this.#session = session;
+    this.#log.info(`session to client ${this.#cfp} open (via relay ${formatHostPort(this.#o.server)})`);
+    // Confirm the session to the client at once: it opens nothing before an authenticated message.
+    session.mux.ping();
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) if (!w.app.destroyed) this.#openStream(session, w.app, w.service);
+    return session.ended.then((reason) => {
+      if (this.#session === session) this.#session = undefined;
+      if (!this.#stop.signal.aborted) throw new TunError(reason.code, `session lost: ${reason.message}`);
+    });
   }
 }

@@ -1,23 +1,40 @@
 /**
  * What each Noise handshake binds, and the join proof on the tunnel port. Pure functions.
  *
- * Everything the two ends agree on before a handshake goes into its prologue, so a relay that
- * changes any of it (the channel, the protocol version, the service a visitor asked for) makes
- * the handshake fail instead of silently connecting the wrong things.
+ * Prologues name the channel but not the protocol version: the version travels inside the
+ * handshake payloads, so a peer of another version is told "version mismatch: update tun" instead
+ * of failing authentication. (Protocol 1 put the version in the prologue; see controlPrologueV1.)
  */
 import { createHmac } from 'node:crypto';
-import { PROTOCOL_VERSION } from './messages.js';
+import { encodeMessage, type Bodies } from './messages.js';
 
 export const NOISE_PROTOCOL = 'Noise_IK_25519_ChaChaPoly_BLAKE2b';
 
-/** Control channel (client -> relay): "tun/1 control". */
+/** Control channel (client -> relay): "tun control". */
 export function controlPrologue(): Buffer {
-  return Buffer.from(`tun/${PROTOCOL_VERSION} control`, 'ascii');
+  return Buffer.from('tun control', 'ascii');
 }
 
-/** Stream (visitor -> client through the relay): "tun/1 stream" 0x00 service-name. */
-export function streamPrologue(service: string): Buffer {
-  return Buffer.concat([Buffer.from(`tun/${PROTOCOL_VERSION} stream`, 'ascii'), Buffer.of(0), Buffer.from(service, 'utf8')]);
+/** Protocol 1's control prologue: the relay recognises a protocol-1 client by it, to tell it to update. */
+export function controlPrologueV1(): Buffer {
+  return Buffer.from('tun/1 control', 'ascii');
+}
+
+/** Session (visitor -> client through the relay): "tun session". */
+export function sessionPrologue(): Buffer {
+  return Buffer.from('tun session', 'ascii');
+}
+
+/** Answers to message 1 are padded to this many bytes, so acceptance and refusal look alike on the wire. */
+const ANSWER_SIZE = 176;
+
+/** A ControlAccept or SessionAccept payload, padded to one size whatever it says. */
+export function paddedAnswer<K extends 'ControlAccept' | 'SessionAccept'>(type: K, body: Omit<Bodies[K], 'pad'>): Buffer {
+  const withPad = (n: number): Buffer => encodeMessage(type, { ...body, pad: Buffer.alloc(Math.max(0, Math.min(160, n))) } as Bodies[K]);
+  // The pad adds its bytes plus a small header and key; one correction makes the size exact.
+  const guess = ANSWER_SIZE - encodeMessage(type, body as Bodies[K]).length - 6;
+  const first = withPad(guess);
+  return first.length === ANSWER_SIZE ? first : withPad(guess + ANSWER_SIZE - first.length);
 }
 
 /**
@@ -27,5 +44,5 @@ export function streamPrologue(service: string): Buffer {
  * another challenge, and the pairing is single-use.
  */
 export function joinProof(token: Uint8Array, challenge: Uint8Array, id: Uint8Array): Buffer {
-  return createHmac('sha256', token).update(`tun/${PROTOCOL_VERSION} join`).update(challenge).update(id).digest();
+  return createHmac('sha256', token).update('tun join').update(challenge).update(id).digest();
 }

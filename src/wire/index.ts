@@ -4,4 +4,4 @@ export {
   CATALOGUE, PROTOCOL_VERSION, SERVICE_NAME, decodeMessage, encodeMessage, expectMessage,
   type Bodies, type Channel, type Message, type MessageName, type MessageOf,
 } from './messages.js';
-export { NOISE_PROTOCOL, controlPrologue, joinProof, streamPrologue } from './handshakes.js';
+export { NOISE_PROTOCOL, controlPrologue, controlPrologueV1, joinProof, paddedAnswer, sessionPrologue } from './handshakes.js';

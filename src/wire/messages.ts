@@ -9,7 +9,8 @@ import { TunError } from '../errors.js';
 import { checkMsgpack, DEFAULT_LIMITS, type MsgpackLimits } from './msgpack-guard.js';
 import { validate, type Field, type Schema } from './schema.js';
 
-export const PROTOCOL_VERSION = 1;
+/** The protocol this build speaks. Every handshake payload carries it; a peer with another gets version_mismatch. */
+export const PROTOCOL_VERSION = 2;
 
 /** Service names: what a user types after --service; also safe in logs and prologues. */
 export const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -32,6 +33,9 @@ interface Def {
 /** Every message type. Ids are stable: never reuse one. */
 export const CATALOGUE = {
   // control channel, inside Noise transport messages (client <-> relay)
+  // handshake payloads on the control port (inside Noise IK messages 1 and 2)
+  ControlInit: { id: 9, channel: 'control', schema: { v: uint(255) } },
+  ControlAccept: { id: 10, channel: 'control', schema: { v: uint(255), ok: bool(), code: str(48, true, /^[a-z_]+$/), message: str(300, true), pad: bin(0, 160, true) } },
   Hello: { id: 1, channel: 'control', schema: {
     v: uint(255),
     services: { kind: 'array', max: 32, of: { kind: 'object', fields: { name: serviceName, publicPort: uint(65535, true) } } },
@@ -41,7 +45,7 @@ export const CATALOGUE = {
     heartbeatMs: uint(3_600_000),
     services: { kind: 'array', max: 32, of: { kind: 'object', fields: { name: serviceName, ok: bool(), code: str(48, true), message: str(300, true), publicPort: uint(65535, true) } } },
   } },
-  Open: { id: 3, channel: 'control', schema: { id: bin(16), token: bin(32), service: serviceName, mode: str(8, false, /^(e2e|public)$/) } },
+  Open: { id: 3, channel: 'control', schema: { id: bin(16), token: bin(32), service: str(64, true, SERVICE_NAME), mode: str(8, false, /^(session|public)$/) } },
   OpenFailed: { id: 4, channel: 'control', schema: { id: bin(16), ...errorFields } },
   Ping: { id: 5, channel: 'control', schema: { seq: uint(2 ** 32) } },
   Pong: { id: 6, channel: 'control', schema: { seq: uint(2 ** 32) } },
@@ -52,36 +56,41 @@ export const CATALOGUE = {
   HandshakeRefused: { id: 8, channel: 'preauth', schema: { relayKey: bin(32) } },
   // visitor port, plaintext (visitor -> relay, relay -> visitor): the relay is not trusted with
   // anything here; its status is advice that the end-to-end handshake confirms or refutes.
-  Visit: { id: 16, channel: 'visitor', schema: { v: uint(255), client: bin(32), service: serviceName } },
+  Visit: { id: 16, channel: 'visitor', schema: { v: uint(255), client: bin(32), service: str(64, true, SERVICE_NAME) } },
   VisitStatus: { id: 17, channel: 'visitor', schema: { ok: bool(), code: str(48, true), message: str(300, true) } },
   // tunnel port, plaintext: the relay's challenge and the client's proof of its control session
   JoinChallenge: { id: 32, channel: 'tunnel', schema: { nonce: bin(32) } },
   Join: { id: 33, channel: 'tunnel', schema: { id: bin(16), proof: bin(32) } },
-  // end to end (visitor <-> client): handshake payloads and control records inside the stream
-  StreamHello: { id: 48, channel: 'e2e', schema: { v: uint(255), service: serviceName } },
-  StreamAccept: { id: 49, channel: 'e2e', schema: { ok: bool(), ...errorFields, code: str(48, true) } },
+  // end to end (visitor <-> client): session handshake payloads and session frame bodies.
+  // Ids 48 and 49 were protocol 1's per-stream handshake payloads: retired, never reused.
   StreamError: { id: 50, channel: 'e2e', schema: errorFields },
+  SessionHello: { id: 51, channel: 'e2e', schema: { v: uint(255) } },
+  SessionAccept: { id: 52, channel: 'e2e', schema: { v: uint(255), ok: bool(), code: str(48, true, /^[a-z_]+$/), message: str(300, true), pad: bin(0, 160, true) } },
+  StreamOpen: { id: 53, channel: 'e2e', schema: { service: serviceName } },
 } as const satisfies Record<string, Def>;
 
 export type MessageName = keyof typeof CATALOGUE;
 
 // Decoded bodies, by name. Kept by hand beside the schemas; tests round-trip every type.
 export interface Bodies {
+  ControlInit: { v: number };
+  ControlAccept: { v: number; ok: boolean; code?: string; message?: string; pad?: Buffer };
   Hello: { v: number; services: { name: string; publicPort?: number }[] };
   Welcome: { tunnelPort: number; heartbeatMs: number; services: { name: string; ok: boolean; code?: string; message?: string; publicPort?: number }[] };
-  Open: { id: Buffer; token: Buffer; service: string; mode: 'e2e' | 'public' };
+  Open: { id: Buffer; token: Buffer; service?: string; mode: 'session' | 'public' };
   OpenFailed: { id: Buffer; code: string; message?: string };
   Ping: { seq: number };
   Pong: { seq: number };
   Error: { code: string; message?: string };
   HandshakeRefused: { relayKey: Buffer };
-  Visit: { v: number; client: Buffer; service: string };
+  Visit: { v: number; client: Buffer; service?: string };
   VisitStatus: { ok: boolean; code?: string; message?: string };
   JoinChallenge: { nonce: Buffer };
   Join: { id: Buffer; proof: Buffer };
-  StreamHello: { v: number; service: string };
-  StreamAccept: { ok: boolean; code?: string; message?: string };
   StreamError: { code: string; message?: string };
+  SessionHello: { v: number };
+  SessionAccept: { v: number; ok: boolean; code?: string; message?: string; pad?: Buffer };
+  StreamOpen: { service: string };
 }
 
 export type Message = { [K in MessageName]: { type: K } & Bodies[K] }[MessageName];

@@ -160,7 +160,7 @@ describe('relay path (real CLI processes)', () => {
     const out = await roundTrip(v.port, Buffer.from('hello'));
     assert.equal(out.how, 'reset');
     assert.equal(out.data.length, 0);
-    await v.proc.waitFor(/unknown_service: client \w+ does not offer a service named "nosuch"[\s\S]*hint: check --service/);
+    await v.proc.waitFor(/stream to nosuch of client \w+ refused [^\n]*unknown_service: no service named nosuch here \(hint: check --service/);
     await heldStillWorks();
   });
 
@@ -171,7 +171,7 @@ describe('relay path (real CLI processes)', () => {
     assert.equal(out.data.length, 0);
     await v.proc.waitFor(/refused this visitor: visitor_not_allowed[\s\S]*hint: add this visitor's \.pub line/);
     const client = procs[1]!;
-    await client.waitFor(new RegExp(`visitor ${strangerKey.fingerprint} not allowed for echo; to admit it, add its \\.pub line to`));
+    await client.waitFor(new RegExp(`visitor ${strangerKey.fingerprint} not allowed \\(hint: to admit it, add its \\.pub line to`));
     assert.equal(echo.received.filter((r) => r.toString() === 'let me in').length, 0, 'the local service never saw the refused visitor');
     await heldStillWorks();
   });

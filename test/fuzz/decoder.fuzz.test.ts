@@ -8,7 +8,7 @@ const channels: Channel[] = ['control', 'visitor', 'tunnel', 'e2e'];
 const valid = [
   encodeMessage('Hello', { v: 1, services: [{ name: 'web', publicPort: 80 }] }),
   encodeMessage('Visit', { v: 1, client: Buffer.alloc(32, 1), service: 'ssh' }),
-  encodeMessage('Open', { id: Buffer.alloc(16), token: Buffer.alloc(32), service: 'web', mode: 'e2e' }),
+  encodeMessage('Open', { id: Buffer.alloc(16), token: Buffer.alloc(32), service: 'web', mode: 'session' }),
   encodeMessage('Welcome', { tunnelPort: 8008, heartbeatMs: 1000, services: [{ name: 'a', ok: true }] }),
 ];
 
@@ -20,7 +20,7 @@ function decodeOnly(bytes: Uint8Array, channel: Channel): void {
   } catch (err) {
     if (!(err instanceof TunError)) throw new Error(`non-protocol error ${(err as Error)?.name}: ${(err as Error)?.message}`);
   }
-  assert.ok(performance.now() - t0 < 100, 'decode took too long');
+  assert.ok(performance.now() - t0 < 500, 'decode took too long (a pathological input, not a slow machine: the bound is generous)');
 }
 
 test('random bytes: the message decoder throws only typed protocol errors', () => {

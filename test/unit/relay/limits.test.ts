@@ -34,10 +34,10 @@ describe('PairingTable', () => {
   const socket = new Socket();
   it('makes unguessable single-use pairings', () => {
     const t = new PairingTable();
-    const p = t.create({ sessionKey: 'k', service: 's', mode: 'e2e', socket }, 10_000, () => assert.fail('not expired'));
+    const p = t.create({ sessionKey: 'k', service: 's', mode: 'session', socket }, 10_000, () => assert.fail('not expired'));
     assert.equal(p.id.length, 16);
     assert.equal(p.token.length, 32);
-    const q = t.create({ sessionKey: 'k', service: 's', mode: 'e2e', socket }, 10_000, () => {});
+    const q = t.create({ sessionKey: 'k', service: 's', mode: 'session', socket }, 10_000, () => {});
     assert.notDeepEqual(p.token, q.token);
     assert.equal(t.countFor('k', 's'), 2);
     assert.equal(t.take(p.id), p);
@@ -50,7 +50,7 @@ describe('PairingTable', () => {
   it('expires a pairing and calls back once', async () => {
     const t = new PairingTable();
     let expired = 0;
-    const p = t.create({ sessionKey: 'k', service: 's', mode: 'e2e', socket }, 30, () => expired++);
+    const p = t.create({ sessionKey: 'k', service: 's', mode: 'session', socket }, 30, () => expired++);
     await new Promise((r) => setTimeout(r, 80));
     assert.equal(expired, 1);
     assert.equal(t.take(p.id), undefined);

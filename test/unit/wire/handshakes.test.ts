@@ -1,12 +1,23 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { it } from 'node:test';
-import { controlPrologue, joinProof, streamPrologue } from '../../../src/wire/index.js';
+import { controlPrologue, controlPrologueV1, joinProof, paddedAnswer, sessionPrologue } from '../../../src/wire/index.js';
+import { decodeMessage } from '../../../src/wire/index.js';
 
-it('prologues name tun, the version and the channel (and the service for streams)', () => {
-  assert.equal(controlPrologue().toString(), 'tun/1 control');
-  assert.deepEqual(streamPrologue('web'), Buffer.from('tun/1 stream\0web'));
-  assert.notDeepEqual(streamPrologue('web'), streamPrologue('web2'));
+it('prologues name tun and the channel, not the version (it travels in the payloads)', () => {
+  assert.equal(controlPrologue().toString(), 'tun control');
+  assert.equal(sessionPrologue().toString(), 'tun session');
+  assert.equal(controlPrologueV1().toString(), 'tun/1 control');
+});
+
+it('handshake answers are padded to one size whether they accept or refuse', () => {
+  const ok = paddedAnswer('ControlAccept', { v: 2, ok: true });
+  const no = paddedAnswer('ControlAccept', { v: 2, ok: false, code: 'client_not_authorized', message: 'client key 0123456789abcdef is not in the list' });
+  assert.equal(ok.length, no.length);
+  assert.equal((decodeMessage(no, 'control') as { code?: string }).code, 'client_not_authorized');
+  const s1 = paddedAnswer('SessionAccept', { v: 2, ok: true });
+  const s2 = paddedAnswer('SessionAccept', { v: 2, ok: false, code: 'visitor_not_allowed' });
+  assert.equal(s1.length, s2.length);
 });
 
 it('the join proof depends on the token, the challenge and the id', () => {

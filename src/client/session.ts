@@ -1,0 +1,87 @@
+/**
+ * The client's end of a visitor session, once the relay has joined it to a tunnel connection:
+ * answer the visitor's handshake (its key checked once against --allow), then serve the streams it
+ * opens — the service checked on every stream, the local service dialled only for an authenticated
+ * OPEN (a replayed message 1 never gets that far).
+ */
+import type { Socket } from 'node:net';
+import type { X25519KeyPair } from '../crypto/index.js';
+import { TunError } from '../errors.js';
+import { fingerprint } from '../identity/keys.js';
+import type { KeyList } from '../identity/key-list.js';
+import type { Logger } from '../log.js';
+import type { FrameReader } from '../net/frame-reader.js';
+import { dial, endSoon, type HostPort } from '../net/socket.js';
+import { answerSession } from '../session/handshake.js';
+import type { MuxLimits, MuxStream } from '../session/mux.js';
+import { Session, type RekeyLimits } from '../session/session.js';
+
+export interface LocalService {
+  name: string;
+  local: HostPort;
+}
+
+export interface SessionContext {
+  tunnel: Socket;
+  reader: FrameReader;
+  services: LocalService[];
+  key: X25519KeyPair;
+  allow: KeyList | undefined;
+  log: Logger;
+  timeouts: { connectMs: number; pairingMs: number };
+  limits?: Partial<MuxLimits & RekeyLimits>;
+  /** Called once the visitor has proved it is live (the session no longer counts as being set up). */
+  confirmed: () => void;
+  /** Told of the session as soon as it exists (so a stopping client can close it). */
+  track: (session: Session) => void;
+}
+
+/** Answers and serves one session; resolves when it has ended. The session owns the tunnel from then on. */
+export async function serveSession(c: SessionContext): Promise<void> {
+  const answer = await answerSession(c.tunnel, c.reader, { key: c.key, allow: c.allow, timeoutMs: c.timeouts.pairingMs });
+  if (!answer.ok) {
+    c.log.warn(`${answer.reason.message}${answer.reason.hint ? ` (hint: ${answer.reason.hint})` : ''}`);
+    endSoon(c.tunnel);
+    return;
+  }
+  const vfp = fingerprint(answer.visitor);
+  const who = `visitor ${vfp}${answer.entry.name ? ` (${answer.entry.name})` : ''}`;
+  const session = new Session({
+    path: c.tunnel,
+    reader: c.reader,
+    send: answer.send,
+    receive: answer.receive,
+    role: 'client',
+    log: c.log,
+    limits: c.limits,
+    confirmWithinMs: c.timeouts.pairingMs,
+    onConfirmed: () => {
+      c.confirmed();
+      c.log.info(`session from ${who} open`);
+    },
+    onOpen: (stream, service) => void openLocal(c, stream, service, who),
+  });
+  c.track(session);
+  const reason = await session.ended;
+  if (session.confirmed) c.log.info(`session from ${who} closed: ${reason.message}`);
+  else c.log.debug(`unconfirmed session from ${who} dropped: ${reason.message}`);
+}
+
+async function openLocal(c: SessionContext, stream: MuxStream, name: string, who: string): Promise<void> {
+  const service = c.services.find((s) => s.name === name);
+  if (!service) {
+    c.log.rateLimited('info', `unknown-${name}`, `${who} asked for unknown service ${name}`, 5000);
+    stream.refuse('unknown_service', `no service named ${name} here`);
+    return;
+  }
+  let local: Socket;
+  try {
+    local = await dial(service.local, c.timeouts.connectMs, `local service ${name}`);
+  } catch (err) {
+    c.log.rateLimited('warn', `local-${name}`, `${who} -> ${name}: ${(err as TunError).message}`, 5000);
+    stream.refuse('local_service_unavailable', `the client could not reach its local service ${name}`);
+    return;
+  }
+  c.log.debug(`${who} stream ${stream.id} -> ${name}`);
+  stream.attach(local);
+}
