@@ -67,6 +67,26 @@ export async function serveSession(c: SessionContext): Promise<void> {
   else c.log.debug(`unconfirmed session from ${who} dropped: ${reason.message}`);
 }
 
+/**
+ * Local connections being dialled at once, across all sessions: a burst of streams (a browser, a
+ * load test) reaches the local service a few at a time, as one client would, instead of
+ * overflowing its accept queue. Streams waiting their turn hold at most their initial window.
+ */
+const MAX_DIALLING = 64;
+let dialling = 0;
+const dialQueue: (() => void)[] = [];
+
+async function paced<T>(fn: () => Promise<T>): Promise<T> {
+  if (dialling >= MAX_DIALLING) await new Promise<void>((resolve) => dialQueue.push(resolve));
+  dialling++;
+  try {
+    return await fn();
+  } finally {
+    dialling--;
+    dialQueue.shift()?.();
+  }
+}
+
 async function openLocal(c: SessionContext, stream: MuxStream, name: string, who: string): Promise<void> {
   const service = c.services.find((s) => s.name === name);
   if (!service) {
@@ -76,8 +96,9 @@ async function openLocal(c: SessionContext, stream: MuxStream, name: string, who
   }
   let local: Socket;
   try {
-    local = await dial(service.local, c.timeouts.connectMs, `local service ${name}`);
+    local = await paced(() => (stream.done ? Promise.reject(new TunError('SESSION_CLOSED', 'the stream ended while waiting')) : dial(service.local, c.timeouts.connectMs, `local service ${name}`)));
   } catch (err) {
+    if (stream.done) return;
     c.log.rateLimited('warn', `local-${name}`, `${who} -> ${name}: ${(err as TunError).message}`, 5000);
     stream.refuse('local_service_unavailable', `the client could not reach its local service ${name}`);
     return;

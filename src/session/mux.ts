@@ -293,6 +293,11 @@ export class MuxStream {
     if (!app.destroyed) app.resume();
   }
 
+  /** True once the stream has finished or failed (an application given to attach() now is reset). */
+  get done(): boolean {
+    return this.#done;
+  }
+
   /** Client: refuses an opened stream with a code the visitor shows its user. */
   refuse(code: string, message: string): void {
     this.fail(code, message, false, true);
