@@ -1,0 +1,231 @@
+/**
+ * One injection: arm a fault on the right proxy, cause a fresh set-up through it, and check that the
+ * roles recover. Nothing here knows the protocol: a fresh set-up is a new `tun client` (control
+ * port), a new `tun visit` (visitor and tunnel ports) or a new app connection (local service).
+ */
+import { randomBytes } from 'node:crypto';
+import { attempt, probe, sleep, type Attempt, type ProbeResult } from './app.js';
+import type { PortName } from './exchange.js';
+import type { Conn, Fault } from './proxy.js';
+import { CLIENT_READY, VISIT_READY, type Lane, type LocalLane, type Stack } from './stack.js';
+import { Watch } from './watch.js';
+
+export interface Injection {
+  id: number;
+  port: PortName;
+  fault: Fault;
+}
+
+export interface Result {
+  inj: Injection;
+  lane: string;
+  start: number;
+  end: number;
+  /** False when the connection never reached the fault's offset (the exchange differed from the recording). */
+  triggered: boolean;
+  problems: string[];
+  /** Non-log stderr lines while logs are checked leniently. */
+  warnings: string[];
+  recoverMs?: number;
+  /** Stalls: when each end of the stalled connection closed it, ms after the stall began. */
+  stallEnds?: { a?: number; b?: number };
+  /** How the app connection the fault hit ended. */
+  hit?: string;
+}
+
+export interface Timing {
+  /** How long roles get to recover from a reset, FIN or garbage byte. */
+  recoverMs: number;
+  /** How long a stall lasts at most (past every role deadline). */
+  stallMs: number;
+  strictLogs: boolean;
+}
+
+const READY_MS = 15_000;
+
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<undefined>((r) => (t = setTimeout(() => r(undefined), ms)))]).finally(() => clearTimeout(t));
+}
+
+function newResult(inj: Injection, lane: string): Result {
+  return { inj, lane, start: Date.now(), end: 0, triggered: false, problems: [], warnings: [] };
+}
+
+/** Counts of attempt outcomes, e.g. "reset×2 echoed×1". */
+function summarize(attempts: Attempt[]): string {
+  const n = new Map<string, number>();
+  for (const a of attempts) n.set(a.how, (n.get(a.how) ?? 0) + 1);
+  return [...n].map(([k, v]) => `${k}×${v}`).join(' ');
+}
+
+/** Problems an app saw in its attempts: altered data, or a cut stream that looked complete. */
+function attemptProblems(pr: ProbeResult, sent = 24): string[] {
+  const out: string[] = [];
+  for (const a of pr.attempts) {
+    if (a.corrupt) out.push(`an app connection received altered data: ${a.corrupt}`);
+    else if (a.how === 'end' && a.got > 0 && a.got < sent) out.push(`an app connection ended cleanly after ${a.got} of ${sent} bytes (a cut stream must be reset)`);
+  }
+  return out;
+}
+
+/** Checks an extra process after the injection: alive, stops cleanly, stderr only log lines. */
+async function settleExtra(w: Watch, r: Result, t: Timing): Promise<void> {
+  if (!w.alive) {
+    r.problems.push(`${w.name} died (${w.exitDescription}): ${w.evidence()}`);
+    return;
+  }
+  const code = await w.proc.stop();
+  if (code !== 0) r.problems.push(`${w.name} exited with ${code} on SIGTERM: ${w.evidence()}`);
+  checkLines(w, r, t);
+}
+
+export function checkLines(w: Watch, r: Pick<Result, 'problems' | 'warnings'>, t: Timing): void {
+  const bad = w.takeBad();
+  if (bad.length === 0) return;
+  const text = `${w.name} wrote ${bad.length} non-log stderr line(s): ${bad
+    .slice(0, 4)
+    .map((l) => JSON.stringify(l.text.slice(0, 160)))
+    .join(' | ')}`;
+  if (t.strictLogs || bad.some((l) => l.kind === 'stack')) r.problems.push(text);
+  else r.warnings.push(text);
+}
+
+/** The long-lived processes an injection could have hurt: each one that died is a problem of this injection (and is restarted). */
+async function stake(stack: Stack, r: Result, watches: Watch[]): Promise<void> {
+  for (const w of watches) {
+    const what = await stack.revive(w);
+    if (what) r.problems.push(what);
+  }
+}
+
+/**
+ * Holds a stalled connection until the roles recovered and both ends closed it, or `ms` passed;
+ * then resets it. A stall that no end closes is a hang.
+ */
+async function holdStall(conn: Conn, recovered: () => boolean, r: Result, ms: number, needEnds: boolean): Promise<void> {
+  const t0 = Date.now();
+  while (conn.triggered === undefined && Date.now() - t0 < READY_MS && !conn.closed) await within(conn.changed(), 200);
+  const t = conn.triggered ?? Date.now();
+  while (Date.now() - t < ms) {
+    if (recovered() && (!needEnds || (conn.aEnded && conn.bEnded))) break;
+    await within(conn.changed(), 200);
+  }
+  r.stallEnds = { a: conn.aEnded && conn.aEnded.at - t, b: conn.bEnded && conn.bEnded.at - t };
+  if (needEnds && conn.triggered !== undefined && !conn.aEnded && !conn.bEnded) r.problems.push(`hang: neither end closed the stalled connection within ${ms} ms`);
+  conn.release();
+}
+
+export async function injectControl(stack: Stack, lane: Lane, inj: Injection, t: Timing): Promise<Result> {
+  const r = newResult(inj, lane.id);
+  const connP = lane.extraGate.control.arm(inj.fault);
+  const w = new Watch(`extra client ${lane.extraService}`, stack.clientArgs(lane.extraGate.host, lane.extraKey, [[lane.extraService, `127.0.0.1:${stack.echo.port}`]]), CLIENT_READY);
+  let conn: Conn | undefined;
+  try {
+    conn = await within(connP, READY_MS);
+    if (!conn) {
+      r.problems.push(`the extra client never connected to the control port within ${READY_MS} ms: ${w.evidence()}`);
+      return r;
+    }
+    const bound = inj.fault.kind === 'stall' ? t.stallMs : t.recoverMs;
+    let ready = false;
+    const readyP = w.proc.waitFor(/tun client ready/, bound + 2000).then(
+      () => (ready = true),
+      () => false,
+    );
+    if (inj.fault.kind === 'stall') await holdStall(conn, () => ready, r, t.stallMs, true);
+    await readyP;
+    r.triggered = conn.triggered !== undefined;
+    if (ready) r.recoverMs = Date.now() - (conn.triggered ?? r.start);
+    else if (w.alive) r.problems.push(`the extra client did not come online within ${bound} ms after the fault: ${w.evidence(3)}`);
+    else r.problems.push(`the extra client stopped instead of reconnecting`);
+  } finally {
+    lane.extraGate.control.disarm();
+    conn?.release();
+    await settleExtra(w, r, t);
+    await stake(stack, r, [stack.relay, lane.slotClient]);
+    r.end = Date.now();
+  }
+  return r;
+}
+
+export async function injectVisit(stack: Stack, lane: Lane, inj: Injection, t: Timing): Promise<Result> {
+  const r = newResult(inj, lane.id);
+  const proxy = inj.port === 'visitor' ? lane.extraGate.visitor : lane.slotGate.tunnel;
+  const connP = proxy.arm(inj.fault);
+  const [client, service] = inj.port === 'visitor' ? [stack.mainKey, 'echo'] : [lane.slotKey, lane.slotService];
+  const w = new Watch(`extra visit ${service}`, stack.visitArgs(lane.extraGate.host, client, lane.visitorKey, service), VISIT_READY);
+  let conn: Conn | undefined;
+  try {
+    const m = await w.waitReady(READY_MS).catch(() => undefined);
+    if (!m) {
+      r.problems.push(`the extra visit did not start: ${w.evidence()}`);
+      return r;
+    }
+    const stall = inj.fault.kind === 'stall';
+    const bound = stall ? t.stallMs : t.recoverMs;
+    let recovered = false;
+    const probeP = probe(Number(m[1]), bound, () => (recovered = true));
+    conn = await within(connP, READY_MS);
+    if (conn && stall) await holdStall(conn, () => recovered, r, t.stallMs, true);
+    const pr = await probeP;
+    r.triggered = conn?.triggered !== undefined;
+    r.hit = pr.attempts[0]?.how;
+    if (pr.ok) r.recoverMs = pr.ms;
+    else r.problems.push(`no app connection through the extra visit echoed within ${bound} ms after the fault (attempts: ${summarize(pr.attempts)})`);
+    r.problems.push(...attemptProblems(pr));
+  } finally {
+    proxy.disarm();
+    conn?.release();
+    await settleExtra(w, r, t);
+    await stake(stack, r, [stack.relay, lane.slotClient, ...(inj.port === 'visitor' ? [stack.mainClient] : [])]);
+    r.end = Date.now();
+  }
+  return r;
+}
+
+export async function injectLocal(stack: Stack, ll: LocalLane, inj: Injection, t: Timing, pieces: number[]): Promise<Result> {
+  const r = newResult(inj, ll.id);
+  const connP = ll.proxy.arm(inj.fault);
+  const stall = inj.fault.kind === 'stall';
+  const app = attempt(
+    ll.port,
+    pieces.map((n) => randomBytes(n)),
+    t.recoverMs + (stall ? t.stallMs : 0),
+    { gapMs: 100, end: true, stopOnEcho: false },
+  );
+  let conn: Conn | undefined;
+  try {
+    conn = await within(connP, READY_MS);
+    if (!conn) {
+      r.problems.push(`the client never connected to the local service within ${READY_MS} ms`);
+      return r;
+    }
+    if (stall) {
+      // No role has a deadline on a slow service; other streams must flow meanwhile.
+      let ok = false;
+      const side = probe(ll.port, t.stallMs, () => (ok = true));
+      await holdStall(conn, () => ok, r, t.stallMs, false);
+      if (!(await side).ok) r.problems.push(`while one connection to the local service stalled, no other app connection echoed within ${t.stallMs} ms`);
+    }
+    const out = await app.done;
+    r.triggered = conn.triggered !== undefined;
+    r.hit = out.how;
+    const down = conn.bytes('down');
+    if (out.how === 'timeout') r.problems.push(`the app connection did not end within ${t.recoverMs} ms after its local service connection was faulted (got ${out.got} bytes)`);
+    if (!down.subarray(0, out.data.length).equals(out.data) || out.data.length > down.length) r.problems.push(`the app received bytes the local service never sent: service sent ${down.toString('hex')}, app got ${out.data.toString('hex')}`);
+    else if ((inj.fault.kind === 'insert' || inj.fault.kind === 'flip') && (out.how === 'reset' || out.data.length !== down.length)) r.problems.push(`the app got ${out.data.length} of the ${down.length} bytes the local service sent, then ${out.how}`);
+    const next = await probe(ll.port, t.recoverMs);
+    if (next.ok) r.recoverMs = next.ms;
+    else r.problems.push(`the next app connection did not echo within ${t.recoverMs} ms (attempts: ${summarize(next.attempts)})`);
+    r.problems.push(...attemptProblems(next));
+  } finally {
+    ll.proxy.disarm();
+    conn?.release();
+    await stake(stack, r, [stack.mainClient, ll.visitor]);
+    r.end = Date.now();
+  }
+  return r;
+}
+
+export { sleep };
