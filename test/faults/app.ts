@@ -71,14 +71,15 @@ export interface ProbeResult {
  * Starts an echo attempt every `everyMs` until one echoes correctly or `boundMs` passes (a role
  * that reopens a session with backoff gets a few tries). After the first correct echo (`onOk` is
  * called then) the other attempts get `graceMs` to settle; the ones still open are 'pending'.
+ * `giveUp` stops it early (the process it goes through died).
  */
-export async function probe(port: number, boundMs: number, onOk: () => void = () => {}, everyMs = 1000, graceMs = 2000): Promise<ProbeResult> {
+export async function probe(port: number, boundMs: number, onOk: () => void = () => {}, giveUp: () => boolean = () => false, everyMs = 1000, graceMs = 2000): Promise<ProbeResult> {
   const t0 = Date.now();
   const attempts: { done: Promise<Attempt>; cancel: () => void }[] = [];
   let ok = false;
   let okAt = 0;
   let wake: () => void = () => {};
-  while (!ok && Date.now() - t0 < boundMs) {
+  while (!ok && Date.now() - t0 < boundMs && !giveUp()) {
     const left = boundMs - (Date.now() - t0);
     const a = attempt(port, [randomBytes(24)], left);
     const done = a.done.then((r) => {
@@ -99,7 +100,7 @@ export async function probe(port: number, boundMs: number, onOk: () => void = ()
       };
     });
   }
-  if (ok) {
+  if (ok || giveUp()) {
     const grace = setTimeout(() => attempts.forEach((a) => a.cancel()), graceMs);
     await Promise.all(attempts.map((a) => a.done));
     clearTimeout(grace);

@@ -56,6 +56,16 @@ export class Conn {
     return this.#stalled;
   }
 
+  /** Calls `f` once both sockets are closed. */
+  onClose(f: () => void): void {
+    let n = 0;
+    const one = (): void => {
+      if (++n === 2) f();
+    };
+    this.#a.once('close', one);
+    this.#b.once('close', one);
+  }
+
   get closed(): boolean {
     return this.#a.destroyed && this.#b.destroyed;
   }
@@ -176,7 +186,7 @@ export class Conn {
 /** A listener on `host:port` that forwards to `127.0.0.1:target`, faulting connections as armed. */
 export class FaultProxy {
   readonly server: Server;
-  readonly conns: Conn[] = [];
+  readonly #live = new Set<Conn>();
   readonly #plans: { fault?: Fault; record: boolean; take: (c: Conn) => void }[] = [];
   port = 0;
 
@@ -185,8 +195,8 @@ export class FaultProxy {
       a.on('error', () => {});
       const plan = this.#plans.shift();
       const c = new Conn(a, this.target, plan?.fault, plan?.record ?? false);
-      this.conns.push(c);
-      if (this.conns.length > 64) this.conns.splice(0, this.conns.length - 64).forEach((old) => old.destroy());
+      this.#live.add(c);
+      c.onClose(() => this.#live.delete(c));
       plan?.take(c);
     });
   }
@@ -213,7 +223,7 @@ export class FaultProxy {
   }
 
   close(): Promise<void> {
-    for (const c of this.conns) c.destroy();
+    for (const c of this.#live) c.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -32,7 +32,7 @@ async function quiet(conn: Conn, ms: number, what: string): Promise<Chunk[]> {
 
 async function stopped(w: Watch): Promise<void> {
   const alive = w.alive;
-  const code = await w.proc.stop();
+  const code = await w.stop();
   if (!alive || code !== 0) throw new Error(`recording: ${w.name} ${alive ? `exited ${code} on SIGTERM` : `died (${w.exitDescription})`}: ${w.evidence()}`);
 }
 

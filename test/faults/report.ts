@@ -30,7 +30,7 @@ function median(ns: number[]): number {
 }
 
 export function failed(r: SweepResult): number {
-  return r.results.filter((x) => x.problems.length > 0).length + r.checks.failures.length + (r.aborted ? 1 : 0);
+  return r.results.filter((x) => x.problems.length > 0).length + r.checks.failures.length + r.startup.length + (r.aborted ? 1 : 0);
 }
 
 export function format(r: SweepResult): string {
@@ -78,6 +78,7 @@ export function format(r: SweepResult): string {
   }
   L.push(r.checks.failures.length === 0 ? `long-lived processes, held stream and new streams: ${r.checks.run} checks, all good` : `FAILED checks: ${r.checks.failures.length} of ${r.checks.run}:`);
   for (const f of r.checks.failures) L.push(`  - ${f.what.slice(0, 900)}\n      injections in flight: ${f.suspects.slice(0, 40).join(', ')}`);
+  for (const p of r.startup) L.push(`FAILED (outside the injections): ${p}`);
   const warnings = new Map<string, number>();
   for (const x of r.results) for (const w of x.warnings) warnings.set(signature(w), (warnings.get(signature(w)) ?? 0) + 1);
   if (warnings.size) {

@@ -197,7 +197,7 @@ export class Stack {
 
   async stop(): Promise<void> {
     const procs = [...this.longLived].reverse().filter((w) => w !== undefined);
-    await Promise.all(procs.map((w) => w.proc.stop()));
+    await Promise.all(procs.map((w) => w.stop()));
     await Promise.all([...this.#gates.map((g) => g.close()), ...this.localLanes.map((l) => l.proxy.close())]);
     await this.echo.stop();
     this.keys.remove();

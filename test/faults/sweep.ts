@@ -5,7 +5,7 @@
  */
 import { HeldStream, probe } from './app.js';
 import type { Exchange, PortName } from './exchange.js';
-import { checkLines, injectControl, injectLocal, injectVisit, type Injection, type Result, type Timing } from './inject.js';
+import { checkLines, injectControl, signalRace, injectLocal, injectVisit, type Injection, type Result, type Timing } from './inject.js';
 import type { Dir, Kind } from './proxy.js';
 import { recordControl, recordLocal, recordVisit } from './record.js';
 import { Stack } from './stack.js';
@@ -60,6 +60,8 @@ export interface SweepResult {
   results: Result[];
   checks: { run: number; failures: CheckFailure[] };
   skipped: Injection[];
+  /** Problems found outside the injections (a daemon that a prompt SIGTERM kills). */
+  startup: string[];
   aborted?: string;
   ms: number;
 }
@@ -119,6 +121,8 @@ export async function runSweep(opts: Partial<SweepOptions> = {}): Promise<SweepR
       exchanges.push(ex);
       o.log(`recorded ${port}: up ${ex.bytes.up.length} B in messages [${ex.messages.up.join(', ')}], down ${ex.bytes.down.length} B in messages [${ex.messages.down.join(', ')}]`);
     }
+    const startup = await signalRace(stack, lane0);
+    for (const p of startup) o.log(`FAIL: ${p}`);
     const all = plan(exchanges, o);
     o.log(`${all.length} injections planned`);
     await held.open(stack.mainVisitorPort);
@@ -209,7 +213,7 @@ export async function runSweep(opts: Partial<SweepOptions> = {}): Promise<SweepR
     running = false;
     await monitor;
     await check();
-    return { options: strip(o), exchanges, results, checks, skipped, aborted, ms: Date.now() - t0 };
+    return { options: strip(o), exchanges, results, checks, skipped, startup, aborted, ms: Date.now() - t0 };
   } finally {
     held.close();
     await stack.stop();

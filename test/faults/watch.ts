@@ -33,6 +33,8 @@ export class Watch {
   deaths = 0;
   /** What `ready` matched when it last started. */
   started?: RegExpMatchArray;
+  /** When the ready line was seen (ms epoch). */
+  readyAt?: number;
   #since = 0;
 
   constructor(readonly name: string, readonly args: string[], readonly ready: RegExp) {
@@ -42,11 +44,13 @@ export class Watch {
   /** Resolves once the process printed its ready line (rejects if it exits first or takes over `ms`). */
   async waitReady(ms = 15_000): Promise<RegExpMatchArray> {
     this.started = await this.proc.waitFor(this.ready, ms);
+    this.readyAt = Date.now();
     return this.started;
   }
 
   #spawn(): void {
     this.#since = this.lines.length;
+    this.readyAt = undefined;
     const proc = new TunProcess(this.args);
     this.proc = proc;
     proc.child.stderr!.on('data', (d: string | Buffer) => this.#take(String(d)));
@@ -55,6 +59,23 @@ export class Watch {
       if (this.#partial) this.#push(this.#partial);
       this.#partial = '';
     });
+  }
+
+  /**
+   * SIGTERM, then SIGKILL if it has not exited within `graceMs` (its own shutdown fallback is 3 s).
+   * Returns the exit code, or 'killed' when it had to be killed.
+   */
+  async stop(graceMs = 4000): Promise<number | 'killed' | null> {
+    const c = this.proc.child;
+    if (c.exitCode !== null || c.signalCode !== null) return c.exitCode;
+    c.kill('SIGTERM');
+    let t: NodeJS.Timeout | undefined;
+    const done = await Promise.race([this.proc.exited.then(() => true), new Promise<false>((r) => (t = setTimeout(() => r(false), graceMs)))]);
+    clearTimeout(t);
+    if (done) return c.exitCode;
+    c.kill('SIGKILL');
+    await this.proc.exited;
+    return 'killed';
   }
 
   /** Starts the same command again after it died; resolves once it printed its ready line. */
