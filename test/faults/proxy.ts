@@ -146,6 +146,7 @@ export class Conn {
         break;
       }
       case 'stall':
+        if (before.length) this.#forward(from, to, dir, before);
         this.#stalled = true;
         break;
       case 'reset':
