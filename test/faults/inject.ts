@@ -31,6 +31,8 @@ export interface Result {
   stallEnds?: { a?: number; b?: number };
   /** How the app connection the fault hit ended. */
   hit?: string;
+  /** Why this run proved nothing either way (a process too slow to start): it is run once more. */
+  inconclusive?: string;
 }
 
 export interface Timing {
@@ -41,7 +43,8 @@ export interface Timing {
   strictLogs: boolean;
 }
 
-const READY_MS = 15_000;
+/** How long a new tun process gets to print its ready line (the machine may be loaded). */
+const READY_MS = 30_000;
 
 function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   let t: NodeJS.Timeout;
@@ -71,6 +74,10 @@ function attemptProblems(pr: ProbeResult, sent = 24): string[] {
 
 /** Checks an extra process after the injection: alive, stops cleanly, stderr only log lines. */
 async function settleExtra(w: Watch, r: Result, t: Timing): Promise<void> {
+  if (r.inconclusive && w.alive) {
+    await w.stop(0);
+    return;
+  }
   if (!w.alive) {
     r.problems.push(`${w.name} died (${w.exitDescription}): ${w.evidence()}`);
     return;
@@ -101,6 +108,18 @@ async function stake(stack: Stack, r: Result, watches: Watch[]): Promise<void> {
     const what = await stack.revive(w);
     if (what) r.problems.push(what);
   }
+}
+
+/** Before a lane's injection: its own client must be up (it is restarted if an earlier injection killed it). */
+async function laneReady(stack: Stack, lane: Lane, r: Result): Promise<boolean> {
+  await stack.revive(lane.slotClient);
+  if (!lane.slotClient.alive) r.inconclusive = `the lane's client ${lane.slotClient.name} could not be restarted`;
+  return lane.slotClient.alive;
+}
+
+/** Marks a run whose fault never took effect and that found nothing wrong as inconclusive. */
+function untriggered(r: Result): void {
+  if (!r.triggered && r.problems.length === 0) r.inconclusive ??= 'the connection never reached the fault offset';
 }
 
 /**
@@ -145,13 +164,15 @@ export async function signalRace(stack: Stack, lane: Lane, runs = 4): Promise<st
 
 export async function injectControl(stack: Stack, lane: Lane, inj: Injection, t: Timing): Promise<Result> {
   const r = newResult(inj, lane.id);
+  if (!(await laneReady(stack, lane, r))) return r;
   const connP = lane.extraGate.control.arm(inj.fault);
   const w = new Watch(`extra client ${lane.extraService}`, stack.clientArgs(lane.extraGate.host, lane.extraKey, [[lane.extraService, `127.0.0.1:${stack.echo.port}`]]), CLIENT_READY);
   let conn: Conn | undefined;
   try {
     conn = await within(connP, READY_MS);
     if (!conn) {
-      r.problems.push(`the extra client never connected to the control port within ${READY_MS} ms: ${w.evidence()}`);
+      if (w.alive) r.inconclusive = `the extra client did not connect to the control port within ${READY_MS} ms`;
+      else r.problems.push(`the extra client died before it connected: ${w.evidence()}`);
       return r;
     }
     const bound = inj.fault.kind === 'stall' ? t.stallMs : t.recoverMs;
@@ -165,12 +186,13 @@ export async function injectControl(stack: Stack, lane: Lane, inj: Injection, t:
     r.triggered = conn.triggered !== undefined;
     if (ready) r.recoverMs = Date.now() - (conn.triggered ?? r.start);
     else if (w.alive) r.problems.push(`the extra client did not come online within ${bound} ms after the fault: ${w.evidence(3)}`);
-    else r.problems.push(`the extra client stopped instead of reconnecting`);
+    // (a client that exited is reported by settleExtra, with its last words)
   } finally {
     lane.extraGate.control.disarm();
     conn?.release();
     await settleExtra(w, r, t);
     await stake(stack, r, [stack.relay, lane.slotClient]);
+    untriggered(r);
     r.end = Date.now();
   }
   return r;
@@ -178,6 +200,7 @@ export async function injectControl(stack: Stack, lane: Lane, inj: Injection, t:
 
 export async function injectVisit(stack: Stack, lane: Lane, inj: Injection, t: Timing): Promise<Result> {
   const r = newResult(inj, lane.id);
+  if (!(await laneReady(stack, lane, r))) return r;
   const proxy = inj.port === 'visitor' ? lane.extraGate.visitor : lane.slotGate.tunnel;
   const connP = proxy.arm(inj.fault);
   const [client, service] = inj.port === 'visitor' ? [stack.mainKey, 'echo'] : [lane.slotKey, lane.slotService];
@@ -186,7 +209,8 @@ export async function injectVisit(stack: Stack, lane: Lane, inj: Injection, t: T
   try {
     const m = await w.waitReady(READY_MS).catch(() => undefined);
     if (!m) {
-      r.problems.push(`the extra visit did not start: ${w.evidence()}`);
+      if (w.alive) r.inconclusive = `the extra visit was not ready within ${READY_MS} ms`;
+      else r.problems.push(`the extra visit died before it was ready: ${w.evidence()}`);
       return r;
     }
     const stall = inj.fault.kind === 'stall';
@@ -207,6 +231,7 @@ export async function injectVisit(stack: Stack, lane: Lane, inj: Injection, t: T
     conn?.release();
     await settleExtra(w, r, t);
     await stake(stack, r, [stack.relay, lane.slotClient, ...(inj.port === 'visitor' ? [stack.mainClient] : [])]);
+    untriggered(r);
     r.end = Date.now();
   }
   return r;
@@ -251,6 +276,7 @@ export async function injectLocal(stack: Stack, ll: LocalLane, inj: Injection, t
     ll.proxy.disarm();
     conn?.release();
     await stake(stack, r, [stack.mainClient, ll.visitor]);
+    untriggered(r);
     r.end = Date.now();
   }
   return r;

@@ -12,6 +12,7 @@
  */
 import { KeyDir, type TestKey } from '../helpers/keys.js';
 import { EchoService } from '../helpers/net.js';
+import type { TunProcess } from '../helpers/proc.js';
 import { FaultProxy } from './proxy.js';
 import { Watch } from './watch.js';
 
@@ -160,38 +161,33 @@ export class Stack {
   }
 
   readonly #reviving = new Map<Watch, Promise<unknown>>();
-  readonly #reported = new Set<Watch>();
+  readonly #reported = new Set<TunProcess>();
 
   /**
    * If the long-lived `w` died: returns what happened (once per death) and starts it again, so the
    * sweep goes on (the visitors' new listen ports are picked up). A dead relay is only reported.
+   * A restart that does not come up is killed and tried again on the next call.
    */
   async revive(w: Watch): Promise<string | undefined> {
-    if (w.alive) return undefined;
     const busy = this.#reviving.get(w);
-    if (busy) {
-      await busy;
-      return undefined;
-    }
-    if (this.#reported.has(w)) return undefined;
-    const what = `long-lived ${w.name} died (${w.exitDescription}): ${w.evidence()}`;
-    if (w === this.relay) {
-      this.#reported.add(w);
-      return what;
-    }
-    const p = w.restart().then((m) => {
-      if (w === this.mainVisitor) this.mainVisitorPort = Number(m[1]);
-      for (const l of this.localLanes) if (l.visitor === w) l.port = Number(m[1]);
-    });
+    if (busy) await busy;
+    if (w.alive) return undefined;
+    const what = this.#reported.has(w.proc) ? undefined : `long-lived ${w.name} died (${w.exitDescription}): ${w.evidence()}`;
+    this.#reported.add(w.proc);
+    if (w === this.relay) return what;
+    const p = w.restart(30_000).then(
+      (m) => {
+        if (w === this.mainVisitor) this.mainVisitorPort = Number(m[1]);
+        for (const l of this.localLanes) if (l.visitor === w) l.port = Number(m[1]);
+      },
+      async () => {
+        this.#reported.add(w.proc);
+        await w.stop(0);
+      },
+    );
     this.#reviving.set(w, p);
-    try {
-      await p;
-    } catch (e) {
-      this.#reported.add(w);
-      return `${what}; restarting it failed: ${(e as Error).message.split('\n')[0]}`;
-    } finally {
-      this.#reviving.delete(w);
-    }
+    await p;
+    this.#reviving.delete(w);
     return what;
   }
 

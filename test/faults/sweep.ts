@@ -64,6 +64,8 @@ export interface SweepResult {
   startup: string[];
   aborted?: string;
   ms: number;
+  /** CPU seconds the sweep process itself used (proxies, probes), not counting the tun processes. */
+  cpuS: number;
 }
 
 /** A small deterministic PRNG (mulberry32), so a failing byte can be replayed with the same seed. */
@@ -105,6 +107,7 @@ export function plan(exchanges: Exchange[], o: Pick<SweepOptions, 'kinds' | 'ste
 export async function runSweep(opts: Partial<SweepOptions> = {}): Promise<SweepResult> {
   const o: SweepOptions = { ...DEFAULTS, ...opts };
   const t0 = Date.now();
+  const cpu0 = process.cpuUsage();
   const stack = new Stack(o.lanes + o.stallLanes, 2);
   const results: Result[] = [];
   const skipped: Injection[] = [];
@@ -139,6 +142,7 @@ export async function runSweep(opts: Partial<SweepOptions> = {}): Promise<SweepR
     let lastCheck = Date.now();
     let checkedAt = 0;
     const suspects = new Set<number>();
+    const retried = new Set<number>();
 
     const check = async (): Promise<void> => {
       checks.run++;
@@ -185,6 +189,12 @@ export async function runSweep(opts: Partial<SweepOptions> = {}): Promise<SweepR
         const r = await run(inj).catch((e: Error): Result => ({ inj, lane: '?', start: Date.now(), end: Date.now(), triggered: false, problems: [`harness error: ${e.stack ?? e.message}`], warnings: [] }));
         active.delete(inj.id);
         suspects.add(inj.id);
+        if (r.inconclusive && !retried.has(inj.id)) {
+          retried.add(inj.id);
+          o.log(`inconclusive #${inj.id} ${describe(inj)}: ${r.inconclusive}; running it again later`);
+          queue.push(inj);
+          continue;
+        }
         results.push(r);
         finished++;
         if (r.problems.length) o.log(`FAIL #${inj.id} ${describe(inj)}: ${r.problems.join('; ')}`);
@@ -213,7 +223,8 @@ export async function runSweep(opts: Partial<SweepOptions> = {}): Promise<SweepR
     running = false;
     await monitor;
     await check();
-    return { options: strip(o), exchanges, results, checks, skipped, startup, aborted, ms: Date.now() - t0 };
+    const cpu = process.cpuUsage(cpu0);
+    return { options: strip(o), exchanges, results, checks, skipped, startup, aborted, ms: Date.now() - t0, cpuS: (cpu.user + cpu.system) / 1e6 };
   } finally {
     held.close();
     await stack.stop();

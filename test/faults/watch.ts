@@ -79,12 +79,12 @@ export class Watch {
   }
 
   /** Starts the same command again after it died; resolves once it printed its ready line. */
-  async restart(): Promise<RegExpMatchArray> {
+  async restart(ms = 15_000): Promise<RegExpMatchArray> {
     this.deaths++;
     this.#partial = '';
     this.#cursor = this.lines.length; // the crash was reported as a death
     this.#spawn();
-    return this.waitReady();
+    return this.waitReady(ms);
   }
 
   get alive(): boolean {
