@@ -35,7 +35,7 @@ export const DEFAULTS: SweepOptions = {
   step: 1,
   seed: 1,
   checkEvery: 20,
-  budgetMs: 12 * 60_000,
+  budgetMs: 45 * 60_000,
   recoverMs: 20_000,
   // Past every set-up deadline of the roles: the relay's 5 s handshake deadline, the client's
   // 10 s handshake and stream deadlines, the visitor's pairing wait (10 s + 5 s).
