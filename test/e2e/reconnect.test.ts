@@ -49,6 +49,9 @@ it('a client reconnects after the relay restarts, and streams work again', async
   held.write('still here?');
   await echoed;
 
+  // New connections keep arriving while the session is lost and reopened: each one either echoes
+  // in full and ends cleanly, or is reset — none is cut short with a clean EOF, none hangs.
+  const traffic = trafficUntil(v.port);
   const t0 = Date.now();
   assert.equal(await relay1.stop(), 0, 'the relay exits 0 on SIGTERM');
   assert.ok(Date.now() - t0 < 2500, 'open streams do not hold the relay up');
@@ -61,7 +64,43 @@ it('a client reconnects after the relay restarts, and streams work again', async
   await relay2.waitFor(/tun server ready/);
   await relay2.waitFor(/client \w+ \(client\) online/, 20_000);
   await echoes(v.port);
+  const outcomes = await traffic.stop();
+  const bad = outcomes.filter((o) => !(o.how === 'reset' || (o.how === 'end' && o.ok)));
+  assert.deepEqual(bad.map((o) => `${o.how}${o.ok ? '' : ' (short or wrong data)'}`), [], 'every connection ended in full or with a reset');
+  assert.ok(outcomes.some((o) => o.how === 'reset'), 'some connections met the lost session');
+  assert.ok(outcomes.some((o) => o.how === 'end'), 'some connections went through');
+  console.log(`connections during the relay restart: ${outcomes.length}, ${outcomes.filter((o) => o.how === 'end').length} echoed in full, ${outcomes.filter((o) => o.how === 'reset').length} reset`);
 });
+
+/** Opens a connection every 25 ms (each echoing 20 kB) until stop(); at most 2000, each bounded by collect's timeout. */
+function trafficUntil(port: number): { stop: () => Promise<(Outcome & { ok: boolean })[]> } {
+  const runs: Promise<Outcome & { ok: boolean }>[] = [];
+  let stopped = false;
+  const one = async (): Promise<Outcome & { ok: boolean }> => {
+    const data = randomBytes(20_000);
+    let s;
+    try {
+      s = await dial(port);
+    } catch {
+      return { how: 'reset', data: Buffer.alloc(0), ok: false };
+    }
+    const out = collect(s, 15_000);
+    s.on('error', () => {});
+    s.end(data);
+    const o = await out;
+    return { ...o, ok: o.data.equals(data) };
+  };
+  const timer = setInterval(() => {
+    if (!stopped && runs.length < 2000) runs.push(one());
+  }, 25);
+  return {
+    stop: async () => {
+      stopped = true;
+      clearInterval(timer);
+      return Promise.all(runs);
+    },
+  };
+}
 
 it('stopping the client or the visitor mid-stream resets the applications, never a clean end', async () => {
   const relayKey = keys.key('relay2');

@@ -86,6 +86,14 @@ describe('a session over an in-memory duplex pair', () => {
   const apps = new Apps();
   let sink: Server;
   let sinkPort = 0;
+  /** Hashes what it receives; answers the sha256 hex once the peer ends. */
+  const hasher = createServer({ allowHalfOpen: true }, (s) => {
+    const h = createHash('sha256');
+    s.on('data', (d: Buffer) => h.update(d));
+    s.on('end', () => s.end(h.digest('hex')));
+    s.on('error', () => {});
+  });
+  let hashPort = 0;
   const held: Socket[] = [];
   before(async () => {
     await initCrypto();
@@ -97,10 +105,13 @@ describe('a session over an in-memory duplex pair', () => {
     });
     await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
     sinkPort = (sink.address() as { port: number }).port;
+    await new Promise<void>((r) => hasher.listen(0, '127.0.0.1', r));
+    hashPort = (hasher.address() as { port: number }).port;
   });
   after(async () => {
     for (const s of held) s.destroy();
     await new Promise<void>((r) => sink.close(() => r()));
+    await new Promise<void>((r) => hasher.close(() => r()));
     await apps.stop();
     await echo.stop();
   });
@@ -159,6 +170,27 @@ describe('a session over an in-memory duplex pair', () => {
     assert.ok(p.visitor.stats.rekeysSent >= 32, `visitor rekeyed ${p.visitor.stats.rekeysSent} times`);
     assert.equal(p.client.stats.rekeysReceived, p.visitor.stats.rekeysSent);
     assert.ok(p.client.stats.rekeysSent >= 32 && p.visitor.stats.rekeysReceived === p.client.stats.rekeysSent);
+    p.visitor.close('shutdown', 'test done');
+    await p.client.ended;
+  });
+
+  it('rekeys every 4 MiB in the middle of a 256 MiB transfer, data intact (sha256 at the service)', async () => {
+    const p = sessions({ hash: hashPort }, undefined, { rekeyBytes: 4 * 1024 * 1024 });
+    const app = await apps.open(p.visitor, 'hash');
+    const out = collect(app, 120_000);
+    const h = createHash('sha256');
+    const piece = randomBytes(1024 * 1024);
+    for (let i = 0; i < 256; i++) {
+      piece[0] = i;
+      h.update(piece);
+      if (!app.write(Buffer.from(piece))) await new Promise((r) => app.once('drain', r));
+    }
+    app.end();
+    const o = await out;
+    assert.equal(o.how, 'end');
+    assert.equal(o.data.toString(), h.digest('hex'), 'the service hashed exactly what was sent');
+    assert.ok(p.visitor.stats.rekeysSent >= 63, `visitor rekeyed ${p.visitor.stats.rekeysSent} times`);
+    assert.equal(p.client.stats.rekeysReceived, p.visitor.stats.rekeysSent);
     p.visitor.close('shutdown', 'test done');
     await p.client.ended;
   });
