@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander';
 import { TunError, printable } from '../errors.js';
 import { readPrivateKeyFile, readPublicKeyFile } from '../identity/keys.js';
 import { createLogger, parseFormat, parseLevel, type Logger } from '../log.js';
-import { EXIT, reportFatal } from './errors.js';
+import { EXIT, fatalFormat, reportFatal } from './errors.js';
 
 export function loadKeyPair(path: string): X25519KeyPair {
   const m = readPrivateKeyFile(path);
@@ -124,5 +124,5 @@ export async function runDaemon(start: () => Promise<Daemon>): Promise<void> {
 function reportEnd(reason: unknown, log: Logger | undefined): void {
   const err = reason instanceof TunError ? reason : new TunError('STREAM_TRUNCATED', reason === undefined ? 'stopped: the role ended on its own' : `stopped: ${reason instanceof Error ? reason.message : String(reason)}`, 'see the lines above for what happened; restart it when the cause is fixed');
   if (log) log.error(err);
-  else reportFatal(err);
+  else reportFatal(err, process.stderr, fatalFormat(process.argv));
 }

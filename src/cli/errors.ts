@@ -1,5 +1,5 @@
 import { TunError } from '../errors.js';
-import { oneLine } from '../log.js';
+import { oneLine, parseFormat, type LogFormat } from '../log.js';
 
 /** Exit codes of the tun command, in one place. */
 export const EXIT = {
@@ -13,19 +13,30 @@ export const EXIT = {
   INTERRUPTED: 130,
 } as const;
 
+/** The log format asked for on the command line (`--log-format json`, `--log-format=json`) or in $TUN_LOG_FORMAT. */
+export function fatalFormat(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): LogFormat {
+  const i = argv.lastIndexOf('--log-format');
+  const eq = [...argv].reverse().find((a) => a.startsWith('--log-format='));
+  return parseFormat(i >= 0 ? argv[i + 1] : eq ? eq.slice('--log-format='.length) : env.TUN_LOG_FORMAT);
+}
+
 /**
  * The one place where an error becomes text for a person and an exit code: one line on stderr,
- * `tun: message (hint: ...)`, with control characters escaped. No stack traces, unless TUN_LOG=debug
+ * `tun: message (hint: ...)` with control characters escaped, or with format json one object
+ * `{"time","role":"tun","level":"error","msg","code","hint"}`. No stack traces, unless TUN_LOG=debug
  * asks for one for an unexpected error (still on one line).
  */
-export function reportFatal(err: unknown, stream: NodeJS.WritableStream = process.stderr): number {
-  if (err instanceof TunError) {
-    stream.write(`tun: ${oneLine(err.describe())}\n`);
-    return EXIT.FAILED;
-  }
+export function reportFatal(err: unknown, stream: NodeJS.WritableStream = process.stderr, format: LogFormat = 'text'): number {
+  const known = err instanceof TunError;
   const e = err as NodeJS.ErrnoException | undefined;
   const what = e instanceof Error ? `${e.code ? e.code + ': ' : ''}${e.message}` : String(err);
   const stack = process.env.TUN_LOG === 'debug' && e instanceof Error && e.stack ? ` [stack: ${e.stack}]` : '';
-  stream.write(`tun: unexpected error: ${oneLine(what + stack)} (hint: this is a bug in tun; please report it with the command you ran)\n`);
-  return EXIT.UNEXPECTED;
+  const msg = known ? oneLine(err.message) : `unexpected error: ${oneLine(what + stack)}`;
+  const hint = known ? (err.hint === undefined ? undefined : oneLine(err.hint)) : 'this is a bug in tun; please report it with the command you ran';
+  if (format === 'json') {
+    stream.write(JSON.stringify({ time: new Date().toISOString(), role: 'tun', level: 'error', msg, code: known ? err.code : 'UNEXPECTED', ...(hint ? { hint } : {}) }) + '\n');
+  } else {
+    stream.write(`tun: ${msg}${hint ? ` (hint: ${hint})` : ''}\n`);
+  }
+  return known ? EXIT.FAILED : EXIT.UNEXPECTED;
 }

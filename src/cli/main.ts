@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { reportFatal } from './errors.js';
+import { fatalFormat, reportFatal } from './errors.js';
 import { registerKey } from './key.js';
 import { registerKeygen } from './keygen.js';
 import { registerClient } from './client.js';
@@ -34,6 +34,6 @@ export async function run(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode;
       return;
     }
-    process.exitCode = reportFatal(err);
+    process.exitCode = reportFatal(err, process.stderr, fatalFormat(argv));
   }
 }

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
 import { roleLogger } from '../../src/cli/common.js';
-import { EXIT, reportFatal } from '../../src/cli/errors.js';
+import { EXIT, fatalFormat, reportFatal } from '../../src/cli/errors.js';
 import { TunError, isTunError } from '../../src/errors.js';
 import { MAX_MESSAGE, createLogger, type Level, type LogFormat } from '../../src/log.js';
 import { KeyDir } from '../helpers/keys.js';
@@ -129,6 +129,24 @@ describe('fatal errors (src/cli/errors.ts)', () => {
     assert.deepEqual(r, { code: EXIT.FAILED, text: 'tun: bad\\nflag (hint: do this)\n' });
   });
 
+  test('with format json: one object with code and hint', () => {
+    const out = new PassThrough();
+    let text = '';
+    out.on('data', (d: Buffer) => (text += d.toString()));
+    assert.equal(reportFatal(new TunError('KEY_FILE_MISSING', 'private key file k.key does not exist', 'check the path'), out, 'json'), EXIT.FAILED);
+    assert.equal(text.split('\n').length, 2);
+    const o = JSON.parse(text) as Record<string, string>;
+    assert.deepEqual({ role: o.role, level: o.level, msg: o.msg, code: o.code, hint: o.hint }, { role: 'tun', level: 'error', msg: 'private key file k.key does not exist', code: 'KEY_FILE_MISSING', hint: 'check the path' });
+  });
+
+  test('the format of a fatal line follows --log-format (either spelling), then $TUN_LOG_FORMAT', () => {
+    assert.equal(fatalFormat(['node', 'tun', 'server', '--log-format', 'json'], {}), 'json');
+    assert.equal(fatalFormat(['node', 'tun', 'server', '--log-format=json'], {}), 'json');
+    assert.equal(fatalFormat(['node', 'tun', 'server'], { TUN_LOG_FORMAT: 'json' }), 'json');
+    assert.equal(fatalFormat(['node', 'tun', 'server', '--log-format', 'xml'], { TUN_LOG_FORMAT: 'json' }), 'text');
+    assert.equal(fatalFormat(['node', 'tun', 'server'], {}), 'text');
+  });
+
   test('an unexpected error: one line, no stack trace, exit 70', () => {
     const e = Object.assign(new Error('boom\nsecond line'), { code: 'EWHAT' });
     const r = fatal(e);
@@ -172,6 +190,16 @@ describe('through the real CLI', () => {
       assert.equal(badCode, 1);
       assert.match(badErr, /^tun: unknown log format "xml" \(hint: use one of: text .* or json/);
       assert.equal(badErr.split('\n').length, 2, 'one line');
+
+      const missing = spawn(process.execPath, [CLI(), ...args.map((a) => (a === relay.key ? relay.key + '.gone' : a)), '--log-format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let missingErr = '';
+      missing.stderr.on('data', (d: Buffer) => (missingErr += d.toString()));
+      const [missingCode] = (await once(missing, 'exit')) as [number | null];
+      assert.equal(missingCode, 1);
+      assert.equal(missingErr.split('\n').length, 2, 'one line');
+      const o = JSON.parse(missingErr) as Record<string, string>;
+      assert.equal(o.code, 'KEY_FILE_MISSING');
+      assert.match(o.msg!, /\.gone does not exist/);
     } finally {
       keys.remove();
     }
