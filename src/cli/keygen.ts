@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { basename } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { fingerprint, formatPublicKey, generateKeyMaterial, writeKeyPair } from '../identity/keys.js';
+import { TunError } from '../errors.js';
+import { fingerprint, formatPublicKey, generateKeyMaterial, makeKeyFolder, writeKeyPair } from '../identity/keys.js';
 
 export function registerKeygen(program: Command): void {
   program
@@ -12,7 +12,10 @@ export function registerKeygen(program: Command): void {
     .option('-n, --name <comment>', 'name written after the key in the .pub line (default: the file name)')
     .option('-f, --force', 'replace existing key files', false)
     .action((opts: { out: string; name?: string; force: boolean }) => {
-      mkdirSync(dirname(opts.out) || '.', { recursive: true, mode: 0o700 });
+      if (opts.out === '' || /[/\\]$/.test(opts.out) || (existsSync(opts.out) && statSync(opts.out).isDirectory())) {
+        throw new TunError('CONFIG_INVALID', `--out ${opts.out} names a folder`, `give DIR/NAME: tun writes NAME.key and NAME.pub in DIR (e.g. --out ${join(opts.out || '.', 'tun')})`);
+      }
+      makeKeyFolder(dirname(opts.out) || '.');
       const key = generateKeyMaterial();
       const comment = opts.name ?? basename(opts.out);
       const { keyPath, pubPath } = writeKeyPair(opts.out, key, comment, opts.force);

@@ -4,9 +4,9 @@
  * allow list. Uses tweetnacl for base-point multiplication: synchronous and with no WebAssembly
  * start-up, so `tun keygen` and key validation need nothing initialised.
  */
-import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync, existsSync, fchmodSync } from 'node:fs';
+import { closeSync, constants, openSync, renameSync, unlinkSync, writeSync, existsSync, fchmodSync, mkdirSync, statSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import nacl from 'tweetnacl';
 import { DH_LEN } from '../constants.js';
 import { TunError, printable } from '../errors.js';
@@ -163,6 +163,34 @@ function writeNew(path: string, content: string, mode: number): void {
   }
 }
 
+function unwritable(path: string, err: unknown): TunError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'error';
+  return new TunError('KEY_FILE_UNWRITABLE', `cannot write ${path} (${code})`, code === 'EACCES' || code === 'EPERM' ? 'choose a folder you may write to, or fix its permissions' : 'check that the folder exists and the disk is writable', { cause: err });
+}
+
+/**
+ * Creates the folder for new key files (mode 0700 for the folders it makes), one level at a time:
+ * a bounded walk, unlike mkdirSync's recursive mode, which on Node 20 spins forever where mkdir
+ * keeps answering ENOENT under an existing parent (e.g. inside /proc).
+ */
+export function makeKeyFolder(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && statSync(d).isDirectory()) continue;
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw new TunError('KEY_FILE_UNWRITABLE', `cannot create the folder ${d} for the key files (${code})`, code === 'EEXIST' || code === 'ENOTDIR' ? `${d} (or a folder above it) is a file; choose another --out` : 'choose a folder you may write to', { cause: err });
+    }
+  }
+  if (!statSync(resolve(dir)).isDirectory()) throw new TunError('KEY_FILE_UNWRITABLE', `${dir} is not a folder`, 'choose another --out');
+}
+
 /** Writes NAME.key (0600) and NAME.pub (0644). Refuses to overwrite unless `force`; replacement is atomic. */
 export function writeKeyPair(base: string, key: KeyMaterial, comment: string, force: boolean): { keyPath: string; pubPath: string } {
   const keyPath = `${base}.key`;
@@ -188,7 +216,7 @@ export function writeKeyPair(base: string, key: KeyMaterial, comment: string, fo
       } catch {
         /* already gone */
       }
-      throw err;
+      throw err instanceof TunError ? err : unwritable(path, err);
     }
   }
   return { keyPath, pubPath };

@@ -68,6 +68,16 @@ describe('bad files through the tun CLI', () => {
     oneLineFailure(server(bad), new RegExp(`${bad}:3: the key is not 32 bytes.*hint: fix or remove line 3`));
   });
 
+  test('tun keygen --out naming a folder, a path through a file, or a place mkdir cannot create: one line, exit 1', () => {
+    oneLineFailure(['keygen', '--out', dir + '/'], /--out .* names a folder \(hint: give DIR\/NAME/);
+    oneLineFailure(['keygen', '--out', dir], /names a folder/);
+    const aFile = join(keys.dir, 'plain-file');
+    writeFileSync(aFile, 'x');
+    oneLineFailure(['keygen', '--out', join(aFile, 'sub', 'k')], /cannot create the folder .*plain-file.* for the key files \((EEXIST|ENOTDIR)\)/);
+    // Node 20's recursive mkdir spins forever here (ENOENT under an existing parent); tun's own walk does not.
+    if (process.platform === 'linux') oneLineFailure(['keygen', '--out', '/proc/1/no-such-dir/k'], /cannot create the folder \/proc\/1\/no-such-dir for the key files \(ENOENT\)/);
+  });
+
   test('tun client --allow naming a folder: one line, exit 1', () => {
     const r = ['client', '--server', '127.0.0.1:1', '--pubkey', relay.pub, '--key', client.key, '--service', 'x', '--local', '127.0.0.1:1', '--allow', dir];
     oneLineFailure(r, new RegExp(`key list ${dir} is a directory`));
