@@ -134,7 +134,7 @@ async function until(count: () => Promise<number>, target: number, stallMs: numb
   for (let n = await count(); n < target; n = await count()) {
     if (n > last) [last, rose] = [n, Date.now()];
     if (Date.now() - rose > stallMs || Date.now() > deadline) throw new Error(`only ${n} of ${target} streams reached the echo service (stalled ${stallMs} ms)`);
-    await sleep(100);
+    await sleep(Math.min(100, 2 + (Date.now() - rose) / 10));
   }
 }
 
@@ -158,10 +158,10 @@ export interface MemoryResult {
 }
 
 /**
- * PSS bytes (all the path's processes) per idle open stream: streams are opened 64 at a time
- * without data and held; each count in `counts` (ascending) is measured once the echo service
- * holds them all (`echoOpen` tells how many it holds). Then each stream echoes one byte and the
- * largest count is measured again.
+ * PSS bytes (all the path's processes) per idle open stream: streams are opened without data
+ * and held, 64 at a time, each batch once the echo service holds the previous ones (`echoOpen`
+ * tells how many it holds); each count in `counts` (ascending) is measured. Then each stream
+ * echoes one byte and the largest count is measured again.
  */
 export async function idleMemory(ep: Endpoint, counts: number[], echoOpen: () => Promise<number>, settleMs = 1500): Promise<MemoryResult> {
   const held: Socket[] = [];
@@ -171,8 +171,12 @@ export async function idleMemory(ep: Endpoint, counts: number[], echoOpen: () =>
     await sleep(settleMs);
     const base = pssOf(ep);
     for (const count of counts) {
-      held.push(...(await openMany(count - held.length, () => open(ep.host, ep.port, 20_000))));
-      await until(echoOpen, baseOpen + count, 20_000);
+      // 64 at a time, each batch through to the service before the next: a deeper burst can
+      // overflow a listen queue (sshd's is 128), leaving connections the client thinks are open
+      while (held.length < count) {
+        held.push(...(await openMany(Math.min(64, count - held.length), () => open(ep.host, ep.port, 20_000))));
+        await until(echoOpen, baseOpen + held.length, 20_000);
+      }
       await sleep(settleMs);
       fresh[count] = (pssOf(ep) - base) / count;
     }

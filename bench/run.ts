@@ -18,7 +18,7 @@ import { startDirect } from './paths/direct.js';
 import { startPlain } from './paths/plain.js';
 import { sshVersion, startSsh } from './paths/ssh.js';
 import { startTun } from './paths/tun.js';
-import { readCount } from './sockets.js';
+import { echoOnce, readCount, waitEcho } from './sockets.js';
 import { PATH_IDS, type Path, type PathId, type StartOptions, type Started } from './paths/types.js';
 import { warmUp, wanFigures } from './phases.js';
 
@@ -34,7 +34,8 @@ interface Options {
 
 const STARTERS: Record<PathId, (o: StartOptions) => Promise<Started>> = { direct: startDirect, plain: startPlain, ssh: startSsh, tun: startTun };
 const WAN_DELAY_MS = 20;
-const log = (s: string): void => void process.stderr.write(`bench: ${s}\n`);
+const t0 = Date.now();
+const log = (s: string): void => void process.stderr.write(`bench [${Math.round((Date.now() - t0) / 1000)} s]: ${s}\n`);
 
 function parseArgs(argv: string[]): Options {
   const has = (f: string): boolean => argv.includes(f);
@@ -51,7 +52,7 @@ function parseArgs(argv: string[]): Options {
     paths,
     wan: !has('--no-wan'),
     sizes: quick
-      ? { single: 200e6, parallel: 200e6, transferSeconds: 2, firstBytes: 300, concurrent: 500, memory: [1000, 5000], memoryRuns: 1, wanStreams: 25 }
+      ? { single: 200e6, parallel: 200e6, transferSeconds: 2, firstBytes: 300, concurrent: 500, memory: [1000, 2000], memoryRuns: 1, wanStreams: 30 }
       : { single: 1e9, parallel: 1e9, transferSeconds: 5, firstBytes: 1000, concurrent: 2000, memory: [1000, 5000], memoryRuns: 2, wanStreams: 100 },
   };
 }
@@ -99,7 +100,7 @@ async function startAll(opts: Options, start: StartOptions, skipped: Record<stri
   return paths;
 }
 
-async function loopbackFigures(opts: Options, paths: Path[], echoOpen: () => Promise<number>, figs: Collector, cpu: Collector): Promise<Record<string, number>> {
+async function loopbackFigures(opts: Options, paths: Path[], figs: Collector, cpu: Collector): Promise<Record<string, number>> {
   const s = opts.sizes;
   const bytes: Record<string, number> = {};
   for (const p of paths) bytes[p.id] = await warmUp(p, s.transferSeconds, 50e6, s.single);
@@ -119,19 +120,35 @@ async function loopbackFigures(opts: Options, paths: Path[], echoOpen: () => Pro
       figs.add('conc', `new streams/s, 32 at once (${s.concurrent})`, '1/s', p.id, await concurrentStreams(p.latency, s.concurrent, 32));
     }
   }
+  return bytes;
+}
+
+/**
+ * Idle-stream memory, each run on freshly started path processes (what earlier phases allocated,
+ * and frees late, would otherwise move the baseline).
+ */
+async function memoryFigures(opts: Options, ids: PathId[], start: StartOptions, echoOpen: () => Promise<number>, figs: Collector): Promise<void> {
+  const s = opts.sizes;
   for (let run = 1; run <= s.memoryRuns; run++) {
-    for (const p of paths.filter((x) => x.latency.roles.length > 0)) {
-      log(`memory ${run}/${s.memoryRuns}: ${p.id}, ${s.memory.join(' and ')} idle streams`);
+    for (const id of ids) {
+      log(`memory ${run}/${s.memoryRuns}: ${id}, ${s.memory.join(' and ')} idle streams`);
+      let p: Path | undefined;
       try {
+        const started = await STARTERS[id](start);
+        if ('skipped' in started) continue;
+        p = started;
+        await waitEcho(p.latency.host, p.latency.port);
+        for (let i = 0; i < 20; i++) (await echoOnce(p.latency.host, p.latency.port)).socket.destroy();
         const mem = await idleMemory(p.latency, s.memory, echoOpen);
-        for (const n of s.memory) figs.add(`mem${n}`, `memory per idle stream, ${n} open, PSS all processes`, 'KB', p.id, mem.fresh[n]! / 1024);
-        figs.add('memUsed', `  the same, ${Math.max(...s.memory)} open after one echoed byte each`, 'KB', p.id, mem.used / 1024);
+        for (const n of s.memory) figs.add(`mem${n}`, `memory per idle stream, ${n} open, PSS all processes`, 'KB', id, mem.fresh[n]! / 1024);
+        figs.add('memUsed', `  the same, ${Math.max(...s.memory)} open after one echoed byte each`, 'KB', id, mem.used / 1024);
       } catch (e) {
-        log(`memory on ${p.id} failed: ${(e as Error).message}`);
+        log(`memory on ${id} failed: ${(e as Error).message}`);
+      } finally {
+        await p?.stop();
       }
     }
   }
-  return bytes;
 }
 
 function printCrypto(rows: Row[]): void {
@@ -181,9 +198,11 @@ async function main(): Promise<void> {
     children.push(echo.child);
     const start = { echoPort: echo.ports[0]! };
     paths = await startAll(opts, start, skipped);
-    transferBytes = await loopbackFigures(opts, paths, () => readCount(echo.ports[1]!), figs, cpu);
+    transferBytes = await loopbackFigures(opts, paths, figs, cpu);
     for (const p of paths) await p.stop();
     paths.forEach((p) => (p.stop = async () => {}));
+    const echoOpen = (): Promise<number> => readCount(echo.ports[1]!);
+    await memoryFigures(opts, paths.filter((p) => p.latency.roles.length > 0).map((p) => p.id), start, echoOpen, figs);
     if (opts.wan) await wanFigures(opts.paths.filter((id) => id !== 'direct' && !skipped[id]), STARTERS, start, WAN_DELAY_MS, opts.sizes.wanStreams, wan, log);
   } finally {
     for (const p of paths) await p.stop().catch(() => {});
