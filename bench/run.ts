@@ -3,7 +3,7 @@
  * connection, every role its own process on loopback, several runs (median and spread), then
  * first-byte latency again over emulated WAN links. Prints a table (or JSON with --json) and
  * writes bench/results/<timestamp>.json.
- *   npm run bench -- [--quick] [--json] [--runs N] [--paths tun,ssh,plain,direct] [--no-wan]
+ *   npm run bench -- [--quick] [--json] [--runs N] [--paths tun,ssh,mux,direct] [--no-wan]
  *   npm run bench -- crypto      the crypto primitive candidates instead
  */
 import { spawnSync } from 'node:child_process';
@@ -15,7 +15,7 @@ import { concurrentStreams, firstBytes, idleMemory, transfer } from './measure.j
 import { fileLimit, nodeService, repoRoot, type Child } from './proc.js';
 import { Collector, num, percentile, table, type Figure } from './report.js';
 import { startDirect } from './paths/direct.js';
-import { startPlain } from './paths/plain.js';
+import { startMux } from './paths/mux.js';
 import { sshVersion, startSsh } from './paths/ssh.js';
 import { startTun } from './paths/tun.js';
 import { echoOnce, readCount, waitEcho } from './sockets.js';
@@ -32,7 +32,7 @@ interface Options {
   sizes: { single: number; parallel: number; transferSeconds: number; firstBytes: number; concurrent: number; memory: number[]; memoryRuns: number; wanStreams: number };
 }
 
-const STARTERS: Record<PathId, (o: StartOptions) => Promise<Started>> = { direct: startDirect, plain: startPlain, ssh: startSsh, tun: startTun };
+const STARTERS: Record<PathId, (o: StartOptions) => Promise<Started>> = { direct: startDirect, mux: startMux, ssh: startSsh, tun: startTun };
 const WAN_DELAY_MS = 20;
 const t0 = Date.now();
 const log = (s: string): void => void process.stderr.write(`bench [${Math.round((Date.now() - t0) / 1000)} s]: ${s}\n`);
@@ -169,7 +169,7 @@ function cpuBreakdown(cpuFigs: Figure[], paths: Path[]): string {
 
 /** Column headings of the WAN table: the paths that have a WAN figure. */
 function wanLabels(wan: Figure[], labels: Partial<Record<PathId, string>>): Partial<Record<PathId, string>> {
-  const names: Partial<Record<PathId, string>> = { plain: labels.plain ?? 'plain Node', ssh: 'ssh -tt -R', tun: 'tun' };
+  const names: Partial<Record<PathId, string>> = { mux: labels.mux ?? 'Node mux', ssh: 'ssh -tt -R', tun: 'tun' };
   return Object.fromEntries(Object.entries(names).filter(([id]) => wan.some((f) => f.cells[id as PathId]))) as Partial<Record<PathId, string>>;
 }
 
@@ -209,7 +209,7 @@ async function main(): Promise<void> {
     for (const c of children) await c.stop();
   }
   const labels = Object.fromEntries(paths.map((p) => [p.id, p.label])) as Partial<Record<PathId, string>>;
-  if (paths.some((p) => p.id === 'plain')) notes.push('plain Node: no multiplexing yet (one TCP connection per stream); it becomes the mux baseline once the session multiplexer lands');
+  if (paths.some((p) => p.id === 'mux')) notes.push("Node mux: tun's own multiplexer (src/session/mux.ts) in the same three-process topology, frames unencrypted: what tun costs without cryptography");
   notes.push(`transfers: each path carries up to ${num(opts.sizes.single / 1e6)} MB, less if that takes over ~${opts.sizes.transferSeconds} s at its warm-up speed (this run, single stream: ${Object.entries(transferBytes).map(([k, v]) => `${k} ${num(v / 1e6)} MB`).join(', ')}); 8 streams carry the same in all`);
   notes.push('CPU-s/GB: user+system CPU seconds of the path processes (sshd with its per-connection children) per GB carried, both directions counted, during the single-stream transfer');
   notes.push(`WAN: delay proxies add ${WAN_DELAY_MS} ms each way on both long legs (80 ms end-to-end round trip); the kernel completes a client's TCP handshake with the proxy at once, so a connect() across a WAN leg costs one more round trip of that leg than shown`);

@@ -1,7 +1,7 @@
 /** What a measured path gives the measurements: where the app connects and which processes carry it. */
 
-export type PathId = 'direct' | 'plain' | 'ssh' | 'tun';
-export const PATH_IDS: PathId[] = ['direct', 'plain', 'ssh', 'tun'];
+export type PathId = 'direct' | 'mux' | 'ssh' | 'tun';
+export const PATH_IDS: PathId[] = ['direct', 'mux', 'ssh', 'tun'];
 
 /** A process of a path; `tree` counts its descendants too (sshd forks one per connection). */
 export interface Role {

@@ -1,7 +1,7 @@
 /**
- * The crypto-free Node baseline: app -> visitor agent -> relay (joins) -> client agent -> echo,
- * three processes forwarding plain bytes with one TCP connection per stream (no multiplexing, no
- * encryption): what three Node hops cost, tun's ceiling without cryptography.
+ * The crypto-free Node baseline, tun's ceiling: app -> visitor agent -> relay (joins) -> client
+ * agent -> echo, three processes carrying every stream of the visitor over one connection with
+ * tun's own multiplexer (src/session/mux.ts), and no encryption.
  * With a WAN delay, the agents reach the relay through delay proxies on 127.0.0.3.
  */
 import type { Child } from '../proc.js';
@@ -10,7 +10,7 @@ import { freePorts } from '../sockets.js';
 import { WAN_HOST, delayProxies } from './wan.js';
 import type { Path, StartOptions } from './types.js';
 
-export async function startPlain(opts: StartOptions): Promise<Path> {
+export async function startMux(opts: StartOptions): Promise<Path> {
   const children: Child[] = [];
   const stop = async (): Promise<void> => {
     for (const c of children.reverse()) await c.stop();
@@ -18,14 +18,14 @@ export async function startPlain(opts: StartOptions): Promise<Path> {
   try {
     const wan = opts.wanDelayMs !== undefined;
     const fixed = wan ? await freePorts(3, WAN_HOST) : [0, 0, 0];
-    const relay = await nodeService('plain relay', 'services/plain-relay.js', fixed.map(String));
+    const relay = await nodeService('join relay', 'services/join-relay.js', fixed.map(String));
     children.push(relay.child);
     const [control, visitor] = relay.ports as [number, number, number];
     const host = wan ? WAN_HOST : '127.0.0.1';
     if (wan) children.push(await delayProxies(opts.wanDelayMs!, relay.ports));
-    const client = await nodeService('plain client agent', 'services/plain-agent.js', ['client', `${host}:${control}`, String(opts.echoPort)]);
+    const client = await nodeService('mux client agent', 'services/mux-agent.js', ['client', `${host}:${control}`, String(opts.echoPort)]);
     children.push(client.child);
-    const visit = await nodeService('plain visitor agent', 'services/plain-agent.js', ['visit', `${host}:${visitor}`, '0']);
+    const visit = await nodeService('mux visitor agent', 'services/mux-agent.js', ['visit', `${host}:${visitor}`, '0']);
     children.push(visit.child);
     const ep = {
       host: '127.0.0.1',
@@ -36,7 +36,7 @@ export async function startPlain(opts: StartOptions): Promise<Path> {
         { name: 'client agent', pid: client.child.pid },
       ],
     };
-    return { id: 'plain', label: 'plain Node', description: 'crypto-free Node chain, 1 TCP connection per stream (no mux)', bulk: ep, latency: ep, stop };
+    return { id: 'mux', label: 'Node mux', description: "crypto-free: tun's multiplexer over plain TCP, visitor agent -> join relay -> client agent", bulk: ep, latency: ep, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -1,11 +1,11 @@
 /**
- * The crypto-free baseline's relay (its own process): joins each visitor connection with a
- * connection the client agent opens for it, one TCP connection per stream, no multiplexing.
+ * The crypto-free baseline's relay (its own process): joins each visitor connection (an agent's
+ * multiplexed session) with a connection the client agent opens for it, as tun's relay does.
  *   control: the client agent connects once; the relay announces `tunnel PORT`, then sends one
  *            `ID` line per waiting visitor.
  *   visitor: each connection waits (paused) for its tunnel connection.
  *   tunnel:  the client agent's connection starts with `ID\n`; then bytes are piped both ways.
- * Usage: node plain-relay.js CONTROL_PORT VISITOR_PORT TUNNEL_PORT (0 = any); prints `ready C V T`.
+ * Usage: node join-relay.js CONTROL_PORT VISITOR_PORT TUNNEL_PORT (0 = any); prints `ready C V T`.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
