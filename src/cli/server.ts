@@ -47,9 +47,8 @@ export function registerServer(program: Command): void {
         return {
           ready: `tun server ready: relay ${fingerprint(relay.publicKey)} control ${p.control} visitor ${p.visitor} tunnel ${p.tunnel}`,
           stop: () => relay.stop(),
-          // A lost listener is the relay's end. Relay does not expose that yet (asked of its owner):
-          // once it has `ended: Promise<void>`, this picks it up.
-          ended: (relay as { ended?: Promise<void> }).ended,
+          // A lost listener is the relay's end.
+          ended: relay.ended,
           log,
         };
       }),

@@ -49,15 +49,16 @@ export function registerVisit(program: Command): void {
     .action((o: VisitOpts) =>
       runDaemon(async () => {
         const services = flags.finish();
+        const log = roleLogger('visit', o);
         const visitor = new Visitor({
           server: parseHostPort(o.server, 8007, '--server'),
           clientKey: loadPublicKey(o.pubkey),
           key: loadKeyPair(o.key),
           services,
-          log: roleLogger('visit', o),
+          log,
         });
         await visitor.start();
-        return { ready: `tun visit ready: listening on port ${visitor.ports.join(', ')}`, stop: () => visitor.stop() };
+        return { ready: `tun visit ready: listening on port ${visitor.ports.join(', ')}`, stop: () => visitor.stop(), ended: visitor.ended, log };
       }),
     );
 }

@@ -45,7 +45,10 @@ export async function joinRelay(socket: Socket, id: RelayIdentity, services: Bod
     hs.destroy();
     throw refusedByRelay(accept, id);
   }
-  if (accept.v !== PROTOCOL_VERSION) throw versionMismatch(accept.v, `relay ${fingerprint(id.relayKey)}`);
+  if (accept.v !== PROTOCOL_VERSION) {
+    hs.destroy();
+    throw versionMismatch(accept.v, `relay ${fingerprint(id.relayKey)}`);
+  }
   const { send, receive } = hs.result!;
   const channel = new ControlChannel(socket, reader, send, receive);
   channel.send('Hello', { v: PROTOCOL_VERSION, services });

@@ -1,11 +1,15 @@
-/** Capped exponential backoff with jitter (rathole-style: factor, cap, randomisation ±20 %). */
+/**
+ * Capped exponential backoff with jitter: each wait is drawn from [1 - jitter, 1 + jitter] times
+ * the step. The spread is wide (±50 %) so that many clients cut off at the same moment (a relay
+ * restart) do not come back in lock-step.
+ */
 export class Backoff {
   #attempt = 0;
   constructor(
     readonly initialMs = 500,
     readonly maxMs = 30_000,
     readonly factor = 2,
-    readonly jitter = 0.2,
+    readonly jitter = 0.5,
   ) {}
 
   next(): number {

@@ -66,6 +66,10 @@ export async function admitClient(socket: Socket, key: X25519KeyPair, authorized
   const { send, receive } = hs.result!;
   const channel = new ControlChannel(socket, c.reader, send, receive);
   const hello = await channel.receiveOne();
+  if (hello.type === 'Hello' && hello.v !== PROTOCOL_VERSION) {
+    channel.close(new TunError('VERSION_MISMATCH', `Hello names protocol ${hello.v}`));
+    throw new TunError('PROTOCOL_VIOLATION', `client ${fp} said protocol ${init.v} in its handshake and ${hello.v} in Hello`);
+  }
   if (hello.type !== 'Hello') {
     channel.close(new TunError('PROTOCOL_VIOLATION', `expected Hello, got ${hello.type}`));
     throw new TunError('PROTOCOL_VIOLATION', `client ${fp} sent ${hello.type} before Hello`);

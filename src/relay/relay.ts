@@ -61,6 +61,9 @@ export class Relay {
   readonly #sockets = new SocketSet();
   #stopped = false;
   ports = { control: 0, visitor: 0, tunnel: 0 };
+  #endWith!: (reason: TunError) => void;
+  /** Rejects if the relay ends by itself (a listener lost); never settles on stop(). */
+  readonly ended = new Promise<void>((_, reject) => (this.#endWith = reject));
 
   constructor(options: RelayOptions) {
     this.#o = options;
@@ -80,6 +83,11 @@ export class Relay {
     const tunnel = await listen(at(this.#o.tunnelPort), (s) => this.#guard(s, 'tunnel', () => this.#acceptTunnel(s)), 'the tunnel port', onAcceptError, '--tunnel-port');
     this.#servers.push(tunnel);
     this.ports = { control: boundPort(control), visitor: boundPort(visitor), tunnel: boundPort(tunnel) };
+    for (const [server, what] of [[control, 'control'], [visitor, 'visitor'], [tunnel, 'tunnel']] as const) {
+      server.once('close', () => {
+        if (!this.#stopped) this.#endWith(new TunError('CONFIG_INVALID', `the ${what} port stopped listening`, 'restart the relay; check the log above for why'));
+      });
+    }
     this.#log.info(`relay ${fingerprint(this.#o.key.publicKey)} listening on ${this.#o.bind}: control ${this.ports.control}, visitors ${this.ports.visitor}, tunnel ${this.ports.tunnel}; ${this.#o.authorized.entries.length} authorized client key(s)`);
     if (this.#o.authorized.entries.length === 0) this.#log.warn(`${this.#o.authorized.source} lists no client keys: every client will be refused (append each client's .pub line to it)`);
     if (this.#o.allowPublic) this.#log.warn('public mode is enabled: for services a client publishes on a relay port, this relay sees the plaintext the application sends (use TLS in the service)');

@@ -145,7 +145,7 @@ export class Mux {
     } catch {
       /* the path may be gone */
     }
-    this.abort(new TunError(code === 'timeout' ? 'TIMEOUT' : 'PROTOCOL_VIOLATION', message));
+    this.abort(new TunError(code === 'timeout' ? 'TIMEOUT' : code === 'protocol_violation' ? 'PROTOCOL_VIOLATION' : 'SESSION_CLOSED', message));
   }
 
   /** The session is over (path lost, failed authentication, our own close): every open stream's application sees a reset. */

@@ -97,7 +97,7 @@ export class Session {
     if (this.#wiped) return false;
     const ok = this.#write(frame);
     this.#sentSinceRekey += frame.length;
-    if (this.#sentSinceRekey >= this.#rekey.rekeyBytes || Date.now() - this.#rekeyedAt >= this.#rekey.rekeyMs) this.#rekeyNow();
+    if (frame[0] !== FrameKind.CLOSE && this.#sentSinceRekey >= this.#rekey.rekeyBytes || Date.now() - this.#rekeyedAt >= this.#rekey.rekeyMs) this.#rekeyNow();
     return ok;
   }
 

@@ -33,6 +33,8 @@ export interface VisitorOptions {
   limits?: Partial<MuxLimits & RekeyLimits>;
 }
 
+/** Attempts to open the session are at least this far apart, however many applications connect. */
+const MIN_RETRY_MS = 250;
 /** Application connections that may wait for a session at once; more are reset. */
 const MAX_WAITING = 4096;
 
@@ -88,7 +90,12 @@ export class Visitor {
     this.#session?.close('shutdown', 'the visitor is stopping');
     this.#resetWaiting();
     await Promise.all(this.#servers.map((s) => closeServer(s)));
-    await this.#running;
+    await this.#running?.catch(() => {});
+  }
+
+  /** Settles when the visitor ends by itself (rejects with the reason: a refusal retrying cannot fix). */
+  get ended(): Promise<void> | undefined {
+    return this.#running;
   }
 
   #accept(app: Socket, service: string): void {
@@ -138,8 +145,10 @@ export class Visitor {
       } catch (err) {
         if (this.#stop.signal.aborted) break;
         const e = asTunError(err, 'STREAM_TRUNCATED', 'session failed');
-        this.#log.error(`session to client ${this.#cfp} via ${formatHostPort(this.#o.server)} failed: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`);
         this.#resetWaiting();
+        // The client proved (with its key) that it speaks another protocol: retrying cannot help.
+        if (e.code === 'VERSION_MISMATCH') throw e;
+        this.#log.error(`session to client ${this.#cfp} via ${formatHostPort(this.#o.server)} failed: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`);
       }
       if (this.#stop.signal.aborted) break;
       if (established) this.#backoff.reset();
@@ -149,7 +158,7 @@ export class Visitor {
     }
   }
 
-  /** Sleeps `ms`, or less when an application is waiting (never less than the first backoff step). */
+  /** Sleeps `ms`, or less when an application is waiting (never less than MIN_RETRY_MS between attempts). */
   async #pause(ms: number): Promise<void> {
     const start = Date.now();
     await new Promise<void>((resolve) => {
@@ -158,7 +167,7 @@ export class Visitor {
       void sleep(ms, this.#stop.signal).then(resolve);
     });
     this.#wake = undefined;
-    const least = this.#backoff.initialMs - (Date.now() - start);
+    const least = MIN_RETRY_MS - (Date.now() - start);
     if (least > 0 && !this.#stop.signal.aborted) await sleep(least, this.#stop.signal);
   }
 

@@ -47,8 +47,8 @@ export const CATALOGUE = {
   } },
   Open: { id: 3, channel: 'control', schema: { id: bin(16), token: bin(32), service: str(64, true, SERVICE_NAME), mode: str(8, false, /^(session|public)$/) } },
   OpenFailed: { id: 4, channel: 'control', schema: { id: bin(16), ...errorFields } },
-  Ping: { id: 5, channel: 'control', schema: { seq: uint(2 ** 32) } },
-  Pong: { id: 6, channel: 'control', schema: { seq: uint(2 ** 32) } },
+  Ping: { id: 5, channel: 'control', schema: { seq: uint(2 ** 32 - 1) } },
+  Pong: { id: 6, channel: 'control', schema: { seq: uint(2 ** 32 - 1) } },
   Error: { id: 7, channel: 'control', schema: errorFields },
   // control port, plaintext, instead of handshake message 2: the relay could not accept message 1
   // (wrong pinned key, unknown client key or corruption: deliberately indistinguishable). It names
