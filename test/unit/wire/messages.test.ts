@@ -9,7 +9,7 @@ const samples: { [K in MessageName]: Bodies[K] } = {
   Open: { id: Buffer.alloc(16, 1), token: Buffer.alloc(32, 2), service: 'web', mode: 'session' },
   OpenFailed: { id: Buffer.alloc(16, 1), code: 'unknown_service' },
   Ping: { seq: 1 },
-  Pong: { seq: 2 ** 32 },
+  Pong: { seq: 2 ** 32 - 1 },
   Error: { code: 'protocol_violation', message: 'bad' },
   HandshakeRefused: { relayKey: Buffer.alloc(32, 8) },
   Visit: { v: 2, client: Buffer.alloc(32, 3) },
