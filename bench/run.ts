@@ -237,7 +237,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result, null, 2));
     return;
   }
-  console.log(`\ntun ${tun.commit.slice(0, 12)}${tun.dirty ? '+' : ''} · node ${process.version} · ${result.ssh} · ${cpus().length} cores · ${opts.runs} runs${opts.quick ? ' (quick)' : ''} · ${result.seconds} s · median ±half the min-max spread\n`);
+  console.log(`\ntun ${tun.commit.slice(0, 12)}${tun.dirty ? '+' : ''} · node ${process.version} · ${result.ssh} · ${cpus().length} cores, load ${loadavgAtStart[0]!.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)} · ${opts.runs} runs${opts.quick ? ' (quick)' : ''} · ${result.seconds} s · median ±half the min-max spread\n`);
   console.log(table(result.figures, labels));
   console.log(`\nCPU-s/GB per process (medians):\n${cpuBreakdown(result.cpuPerProcess, paths)}`);
   if (result.wan.length > 0) console.log(`\nOver emulated WAN links (${WAN_DELAY_MS} ms each way per long leg):\n${table(result.wan, wanLabels(result.wan, labels))}`);
