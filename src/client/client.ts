@@ -60,7 +60,11 @@ export class Client {
   readonly #log: Logger;
   readonly #t: ClientTimeouts;
   readonly #stop = new AbortController();
-  readonly #backoff = new Backoff();
+  /**
+   * After losing an established session, the first retry is spread over 8 s: clients cut off at
+   * the same moment (a relay restart) then come back spread out, not all in the same second.
+   */
+  readonly #backoff = new Backoff(500, 30_000, 2, 0.5, 8000);
   #channel: ControlChannel | undefined;
   /** Tunnel and public-mode local sockets; a session owns its tunnel once it has one. */
   readonly #streams = new SocketSet();

@@ -10,9 +10,16 @@ export class Backoff {
     readonly maxMs = 30_000,
     readonly factor = 2,
     readonly jitter = 0.5,
+    /** When set, the first wait after a reset is drawn from [initialMs / 2, firstSpreadMs]. */
+    readonly firstSpreadMs?: number,
   ) {}
 
   next(): number {
+    if (this.#attempt === 0 && this.firstSpreadMs !== undefined) {
+      this.#attempt++;
+      const lo = this.initialMs / 2;
+      return Math.round(lo + Math.random() * (this.firstSpreadMs - lo));
+    }
     const base = Math.min(this.maxMs, this.initialMs * this.factor ** this.#attempt);
     this.#attempt++;
     const spread = base * this.jitter;

@@ -14,3 +14,16 @@ it('backoff doubles from 0.5 s with ±50 % jitter, never above the 30 s cap, and
   b.reset();
   assert.ok(b.next() <= 750);
 });
+
+it('with firstSpreadMs, the first wait after a reset is spread over [initial/2, firstSpreadMs], then doubles', () => {
+  const firsts: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const b = new Backoff(500, 30_000, 2, 0.5, 5000);
+    const w = b.next();
+    assert.ok(w >= 250 && w <= 5000, `first wait ${w}`);
+    firsts.push(w);
+    assert.ok(b.next() >= 500 && b.next() >= 1000);
+  }
+  const perSecond = [0, 1, 2, 3, 4].map((s) => firsts.filter((w) => w >= s * 1000 && w < (s + 1) * 1000).length);
+  assert.ok(Math.max(...perSecond) < 200 * 0.35, `spread over the seconds: ${perSecond.join(' ')}`);
+});
