@@ -43,6 +43,11 @@ function envMs(v: string | undefined): number | undefined {
   return v && Number.isInteger(n) && n >= 100 ? n : undefined;
 }
 
+/** A new stream on a session silent for this long first probes it with a PING... */
+const PROBE_AFTER_QUIET_MS = 1000;
+/** ...and a PING unanswered (no frame at all) for this long (or the keepalive, if shorter) ends the session. */
+const PROBE_TIMEOUT_MS = 10_000;
+
 export interface FrameSink {
   /** Sends one plaintext frame; returns false when the path is above its high-water mark. */
   send(frame: Buffer): boolean;
@@ -74,6 +79,8 @@ export class Mux {
   #closed: TunError | undefined;
   #lastSent = Date.now();
   #lastReceived = Date.now();
+  /** When our oldest unanswered PING went out: any frame from the peer answers it. */
+  #probeSentAt: number | undefined;
   readonly #timer: NodeJS.Timeout;
   /** Counters for logs and tests. */
   readonly stats = { opened: 0, refused: 0, bytesIn: 0, bytesOut: 0 };
@@ -107,6 +114,9 @@ export class Mux {
     this.#streams.set(stream.id, stream);
     this.stats.opened++;
     this.sendFrame(encode.open(stream.id, service));
+    // A session quiet for a while may be dead (a relay that stopped forwarding, a path that
+    // stalled mid-frame): probe it, so a new stream finds out within the probe timeout.
+    if (Date.now() - this.#lastReceived > PROBE_AFTER_QUIET_MS) this.ping();
     stream.attach(app);
     return stream;
   }
@@ -115,6 +125,7 @@ export class Mux {
   receive(plain: Buffer): void {
     if (this.#closed) return;
     this.#lastReceived = Date.now();
+    this.#probeSentAt = undefined;
     const f = decodeFrame(plain);
     if (f.id === 0) return this.#sessionFrame(f);
     if (f.kind === FrameKind.OPEN) return this.#opened(f.id, f.service);
@@ -229,10 +240,16 @@ export class Mux {
       this.close('timeout', `nothing arrived in the session for ${(3 * k) / 1000} s (the relay or the network stopped forwarding)`);
       return;
     }
+    const probeMs = Math.min(PROBE_TIMEOUT_MS, k);
+    if (this.#probeSentAt !== undefined && now - this.#probeSentAt > probeMs) {
+      this.close('timeout', `no answer to a keepalive probe within ${probeMs / 1000} s (the relay or the network stopped forwarding)`);
+      return;
+    }
     if (now - this.#lastSent >= k) this.ping();
   }
 
   ping(): void {
+    this.#probeSentAt ??= Date.now();
     const data = Buffer.allocUnsafe(8);
     data.writeDoubleBE(Date.now());
     this.sendFrame(encode.ping(data));
