@@ -45,7 +45,10 @@ export function optionsFromEnv(): Partial<SweepOptions> {
 
 const isMain = process.argv[1] !== undefined && import.meta.url.endsWith(process.argv[1].replace(/^.*[\\/]/, ''));
 if (isMain) {
-  const result = await runSweep(optionsFromEnv());
+  const result = await runSweep(optionsFromEnv()).catch((e: Error) => {
+    process.stderr.write(`fault sweep could not run: ${e.message}\n`);
+    process.exit(2);
+  });
   const text = format(result);
   process.stdout.write(text + '\n');
   if (process.env.TUN_FAULTS_JSON) writeFileSync(process.env.TUN_FAULTS_JSON, JSON.stringify({ ...result, exchanges: result.exchanges.map((e) => ({ ...e, bytes: { up: e.bytes.up.toString('hex'), down: e.bytes.down.toString('hex') } })) }, null, 1));

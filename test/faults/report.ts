@@ -54,6 +54,13 @@ export function format(r: SweepResult): string {
     const rec = mine.filter((x) => x.recoverMs !== undefined).map((x) => x.recoverMs!);
     L.push(`  ${ex.port.padEnd(8)} ${cells.join('')}  ${(median(rec) / 1000).toFixed(1)} s / ${(Math.max(0, ...rec) / 1000).toFixed(1)} s`);
   }
+  L.push('how the app connection the fault hit ended (visitor, tunnel: the first attempt; local: the app connection):');
+  for (const ex of r.exchanges) {
+    if (ex.port === 'control') continue;
+    const n = new Map<string, number>();
+    for (const x of r.results) if (x.inj.port === ex.port && x.hit) n.set(x.hit, (n.get(x.hit) ?? 0) + 1);
+    L.push(`  ${ex.port.padEnd(8)} ${[...n].map(([k, v]) => `${k}×${v}`).join(' ')}`);
+  }
   const inconclusive = r.results.filter((x) => x.inconclusive && x.problems.length === 0);
   if (inconclusive.length) {
     L.push(`inconclusive twice (proved nothing either way; not counted as failures${inconclusive.length > r.results.length / 20 ? ', but over 5 % of the runs: the sweep FAILS' : ''}): ${inconclusive.length}`);

@@ -82,6 +82,8 @@ export class Stack {
   lanes: Lane[] = [];
   localLanes: LocalLane[] = [];
   #allow = '';
+  /** Every long-lived process started, so stop() finds them even when start() failed half-way. */
+  readonly #started: Watch[] = [];
   #gates: Gate[] = [];
 
   constructor(readonly laneCount: number, readonly localLaneCount: number) {}
@@ -122,15 +124,20 @@ export class Stack {
       const v = await this.visit(`visitor-l${l.k}`, '127.0.0.2', this.mainKey, l.key, `l${l.k}`);
       this.localLanes.push({ id: `local${l.k}`, service: `l${l.k}`, proxy: l.proxy, visitor: v.watch, port: v.port });
     }
-    this.lanes = await Promise.all(
-      laneKeys.map(async (keys, k) => {
-        const extraGate = await this.#gate(`127.0.1.${k + 1}`);
-        const slotGate = await this.#gate(`127.0.2.${k + 1}`);
-        const slotService = `s${two(k)}`;
-        const slotClient = await this.#client(`slot${two(k)}`, slotGate.host, keys.slot, [[slotService, `127.0.0.1:${this.echo.port}`]]);
-        return { id: `lane${two(k)}`, extraGate, slotGate, slotKey: keys.slot, slotService, slotClient, extraKey: keys.extra, extraService: `x${two(k)}`, visitorKey: keys.visitor };
-      }),
-    );
+    // Four lanes at a time: starting every client at once on a loaded machine is slow.
+    for (let k0 = 0; k0 < laneKeys.length; k0 += 4) {
+      const batch = await Promise.all(
+        laneKeys.slice(k0, k0 + 4).map(async (keys, i) => {
+          const k = k0 + i;
+          const extraGate = await this.#gate(`127.0.1.${k + 1}`);
+          const slotGate = await this.#gate(`127.0.2.${k + 1}`);
+          const slotService = `s${two(k)}`;
+          const slotClient = await this.#client(`slot${two(k)}`, slotGate.host, keys.slot, [[slotService, `127.0.0.1:${this.echo.port}`]]);
+          return { id: `lane${two(k)}`, extraGate, slotGate, slotKey: keys.slot, slotService, slotClient, extraKey: keys.extra, extraService: `x${two(k)}`, visitorKey: keys.visitor };
+        }),
+      );
+      this.lanes.push(...batch);
+    }
   }
 
   /** Args of a `tun client` for `key` through the gate at `host`, offering `services`. */
@@ -144,13 +151,15 @@ export class Stack {
 
   async visit(name: string, host: string, client: TestKey, key: TestKey, service: string): Promise<{ watch: Watch; port: number }> {
     const watch = new Watch(name, this.visitArgs(host, client, key, service), VISIT_READY);
-    const m = await watch.waitReady();
+    this.#started.push(watch);
+    const m = await watch.waitReady(30_000);
     return { watch, port: Number(m[1]) };
   }
 
   async #client(name: string, host: string, key: TestKey, services: [string, string][]): Promise<Watch> {
     const watch = new Watch(name, this.clientArgs(host, key, services), CLIENT_READY);
-    await watch.waitReady();
+    this.#started.push(watch);
+    await watch.waitReady(30_000);
     return watch;
   }
 
@@ -192,8 +201,8 @@ export class Stack {
   }
 
   async stop(): Promise<void> {
-    const procs = [...this.longLived].reverse().filter((w) => w !== undefined);
-    await Promise.all(procs.map((w) => w.stop()));
+    if (this.relay) this.#started.unshift(this.relay);
+    await Promise.all([...this.#started].reverse().map((w) => w.stop()));
     await Promise.all([...this.#gates.map((g) => g.close()), ...this.localLanes.map((l) => l.proxy.close())]);
     await this.echo.stop();
     this.keys.remove();
