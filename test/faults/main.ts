@@ -2,8 +2,8 @@
  * `npm run test:faults`: runs the whole fault sweep and prints its report; exits 1 on any failure.
  *
  * Settings (environment): TUN_FAULTS_PORTS=control,visitor,tunnel,local  TUN_FAULTS_KINDS=reset,fin,stall,insert,flip
- * TUN_FAULTS_LANES (4)  TUN_FAULTS_STALL_LANES (5)  TUN_FAULTS_STEP (1: every offset)  TUN_FAULTS_SEED (1)
- * TUN_FAULTS_STALL_MS (20000)  TUN_FAULTS_STRICT_LOGS=1 (every stderr line must be a one-line log line)
+ * TUN_FAULTS_LANES (4)  TUN_FAULTS_STALL_LANES (8)  TUN_FAULTS_STEP (1: every offset)  TUN_FAULTS_SEED (1)
+ * TUN_FAULTS_STALL_MS (3 x the session keepalive + 10 s: 55000)  TUN_FAULTS_STRICT_LOGS=1 (every stderr line must be a one-line log line)
  * TUN_FAULTS_JSON=FILE (every result as JSON)  TUN_FAULTS_QUIET=1 (no progress lines).
  */
 import { writeFileSync } from 'node:fs';

@@ -27,9 +27,21 @@ export interface SweepOptions extends Timing {
   log: (line: string) => void;
 }
 
+/**
+ * Past every deadline of the roles, plus time to reopen: the relay's 5 s handshake deadline, the
+ * client's 10 s handshake deadline, the 10 s pairing waits, and a session's keepalive (closed after
+ * 3 x TUN_SESSION_KEEPALIVE_MS, default 15 s, without a frame), which is what ends a session
+ * stalled after its handshake.
+ */
+export function defaultStallMs(): number {
+  const k = Number(process.env.TUN_SESSION_KEEPALIVE_MS);
+  const keepalive = Number.isInteger(k) && k >= 100 ? k : 15_000;
+  return Math.max(20_000, 3 * keepalive + 10_000);
+}
+
 export const DEFAULTS: SweepOptions = {
   lanes: 4,
-  stallLanes: 5,
+  stallLanes: 8,
   ports: ['control', 'visitor', 'tunnel', 'local'],
   kinds: ['reset', 'fin', 'stall', 'insert', 'flip'],
   step: 1,
@@ -37,9 +49,7 @@ export const DEFAULTS: SweepOptions = {
   checkEvery: 20,
   budgetMs: 45 * 60_000,
   recoverMs: 20_000,
-  // Past every set-up deadline of the roles: the relay's 5 s handshake deadline, the client's
-  // 10 s handshake and stream deadlines, the visitor's pairing wait (10 s + 5 s).
-  stallMs: 20_000,
+  stallMs: defaultStallMs(),
   strictLogs: false,
   log: (l) => process.stderr.write(l + '\n'),
 };
