@@ -43,6 +43,15 @@ export interface Timing {
   strictLogs: boolean;
 }
 
+/**
+ * How long a fault may take to recover from. A stall, and a garbage byte (a corrupted length header
+ * is a stall to the receiver, waiting for bytes that never come), may last until the roles'
+ * longest deadline; a reset or a FIN gets `recoverMs`.
+ */
+function boundFor(kind: Fault['kind'], t: Timing): number {
+  return kind === 'stall' || kind === 'insert' || kind === 'flip' ? t.stallMs : t.recoverMs;
+}
+
 /** How long a new tun process gets to print its ready line (the machine may be loaded). */
 const READY_MS = 30_000;
 
@@ -175,7 +184,7 @@ export async function injectControl(stack: Stack, lane: Lane, inj: Injection, t:
       else r.problems.push(`the extra client died before it connected: ${w.evidence()}`);
       return r;
     }
-    const bound = inj.fault.kind === 'stall' ? t.stallMs : t.recoverMs;
+    const bound = boundFor(inj.fault.kind, t);
     let ready = false;
     const readyP = w.waitReady(bound + 2000).then(
       () => (ready = true),
@@ -214,7 +223,7 @@ export async function injectVisit(stack: Stack, lane: Lane, inj: Injection, t: T
       return r;
     }
     const stall = inj.fault.kind === 'stall';
-    const bound = stall ? t.stallMs : t.recoverMs;
+    const bound = boundFor(inj.fault.kind, t);
     let recovered = false;
     const target = inj.port === 'visitor' ? stack.mainClient : lane.slotClient;
     const probeP = probe(Number(m[1]), bound, () => (recovered = true), () => !w.alive || !target.alive || !stack.relay.alive);

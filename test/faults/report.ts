@@ -61,6 +61,11 @@ export function format(r: SweepResult): string {
     for (const x of r.results) if (x.inj.port === ex.port && x.hit) n.set(x.hit, (n.get(x.hit) ?? 0) + 1);
     L.push(`  ${ex.port.padEnd(8)} ${[...n].map(([k, v]) => `${k}×${v}`).join(' ')}`);
   }
+  const slow = r.results.filter((x) => x.problems.length === 0 && (x.recoverMs ?? 0) > r.options.recoverMs);
+  if (slow.length) {
+    L.push(`slow recoveries (passed, but took over ${r.options.recoverMs / 1000} s: the roles' longest deadline ended them):`);
+    for (const x of slow) L.push(`  ${describe(x.inj).padEnd(44)} ${((x.recoverMs ?? 0) / 1000).toFixed(1)} s`);
+  }
   const inconclusive = r.results.filter((x) => x.inconclusive && x.problems.length === 0);
   if (inconclusive.length) {
     L.push(`inconclusive twice (proved nothing either way; not counted as failures${inconclusive.length > r.results.length / 20 ? ', but over 5 % of the runs: the sweep FAILS' : ''}): ${inconclusive.length}`);
