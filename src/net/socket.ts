@@ -65,9 +65,18 @@ export function connectError(err: NodeJS.ErrnoException, target: HostPort, what:
 }
 
 /** Connects within `timeoutMs`; rejects with a TunError naming the target and the cause. */
+/**
+ * Socket buffers before write() says "wait": Node's 16 KiB default is less than one 32 KiB tun
+ * record, so every record would pause its source and every drain resume it. A few records' worth
+ * keeps bulk transfers streaming; it bounds what one socket holds in user space all the same.
+ */
+export const SOCKET_HIGH_WATER_MARK = 256 * 1024;
+
 export function dial(target: HostPort, timeoutMs: number, what: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: target.host, port: target.port, allowHalfOpen: true });
+    // writableHighWaterMark is a Duplex option net.Socket passes on; @types/node does not list it.
+    const options = { host: target.host, port: target.port, allowHalfOpen: true, writableHighWaterMark: SOCKET_HIGH_WATER_MARK };
+    const socket = connect(options);
     socket.on('error', keepErrorHandled);
     const timer = setTimeout(() => fail(new TunError('TIMEOUT', `${what} ${formatHostPort(target)} did not answer within ${timeoutMs} ms`, 'check the address and that it is reachable from here')), timeoutMs);
     const fail = (err: Error): void => {
@@ -90,7 +99,7 @@ const LISTEN_BACKLOG = 4096;
 /** Listens and resolves once bound; port 0 picks a free port (read it from server.address()). */
 export function listen(hp: HostPort, onConnection: (s: Socket) => void, what: string, onAcceptError: (err: NodeJS.ErrnoException) => void = () => {}, option = 'the matching --*-port option'): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (s) => onConnection(tune(s)));
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: false, highWaterMark: SOCKET_HIGH_WATER_MARK }, (s) => onConnection(tune(s)));
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(new TunError('CONFIG_INVALID', `cannot listen on ${formatHostPort(hp)} for ${what}: ${err.code ?? err.message}`, err.code === 'EADDRINUSE' ? `another program uses that port; pick another with ${option}` : err.code === 'EACCES' ? 'ports below 1024 need privileges; pick a higher port' : undefined, { cause: err }));
     };
