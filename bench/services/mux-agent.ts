@@ -27,12 +27,13 @@ function dial(host: string, port: number): Socket {
 /** A Mux over a plain socket: the session's framing without the cipher. */
 function muxOver(path: Socket, role: 'visitor' | 'client', onOpen?: (stream: MuxStream, service: string) => void): Mux {
   const sink: FrameSink = {
-    send(frame) {
+    send(frame, body) {
       const header = Buffer.allocUnsafe(FRAME_HEADER);
-      frameHeader(header, frame.length);
+      frameHeader(header, frame.length + (body?.length ?? 0));
       path.cork();
       path.write(header);
-      const ok = path.write(frame);
+      let ok = path.write(frame);
+      if (body) ok = path.write(body);
       path.uncork();
       return ok;
     },

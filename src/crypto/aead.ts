@@ -15,6 +15,21 @@ export interface CipherFn {
   encrypt(key: Uint8Array, n: number, ad: Uint8Array, plaintext: Uint8Array): Buffer;
   /** Throws TunError DECRYPT_FAILED when authentication fails. */
   decrypt(key: Uint8Array, n: number, ad: Uint8Array, ciphertext: Uint8Array): Buffer;
+  /**
+   * ENCRYPT of the concatenation of `parts`, returned as pieces whose concatenation is the
+   * ciphertext: the hot path writes them to a socket as they are, with no copy into one buffer.
+   */
+  encryptv(key: Uint8Array, n: number, ad: Uint8Array, parts: Uint8Array[]): Buffer[];
+}
+
+function concatParts(parts: Uint8Array[]): Buffer {
+  return parts.length === 1 ? Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.byteLength) : Buffer.concat(parts);
+}
+
+function partsLength(parts: Uint8Array[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
 }
 
 /** 12-byte nonce: 4 zero bytes then the 64-bit counter, little-endian (ChaChaPoly) or big-endian (AESGCM). */
@@ -49,6 +64,19 @@ function nodeCipher(name: CipherName, algorithm: 'chacha20-poly1305' | 'aes-256-
       const tag = c.getAuthTag();
       return tail.length === 0 ? Buffer.concat([head, tag], head.length + NOISE_TAG_LEN) : Buffer.concat([head, tail, tag]);
     },
+    encryptv(key, n, ad, parts) {
+      const c = createCipheriv(algorithm as 'chacha20-poly1305', key, encodeNonce(n, le), { authTagLength: NOISE_TAG_LEN });
+      c.setAAD(ad, { plaintextLength: partsLength(parts) });
+      const out: Buffer[] = [];
+      for (const p of parts) {
+        const piece = c.update(p);
+        if (piece.length) out.push(piece);
+      }
+      const tail = c.final();
+      if (tail.length) out.push(tail);
+      out.push(c.getAuthTag());
+      return out;
+    },
     decrypt(key, n, ad, ciphertext) {
       if (ciphertext.length < NOISE_TAG_LEN) throw decryptFailed();
       const bodyLen = ciphertext.length - NOISE_TAG_LEN;
@@ -75,6 +103,9 @@ const sodiumChaChaPoly: CipherFn = {
     const out = sodiumLib().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, encodeNonce(n, true), key);
     return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   },
+  encryptv(key, n, ad, parts) {
+    return [sodiumChaChaPoly.encrypt(key, n, ad, concatParts(parts))];
+  },
   decrypt(key, n, ad, ciphertext) {
     try {
       const out = sodiumLib().crypto_aead_chacha20poly1305_ietf_decrypt(null, ciphertext, ad, encodeNonce(n, true), key);
@@ -97,6 +128,7 @@ function hybrid(small: CipherFn, large: CipherFn): CipherFn {
     backend: `${small.backend} below ${SMALL_MESSAGE} B, ${large.backend} above`,
     encrypt: (key, n, ad, pt) => (pt.length < SMALL_MESSAGE ? small : large).encrypt(key, n, ad, pt),
     decrypt: (key, n, ad, ct) => (ct.length < SMALL_MESSAGE ? small : large).decrypt(key, n, ad, ct),
+    encryptv: (key, n, ad, parts) => (partsLength(parts) < SMALL_MESSAGE ? small : large).encryptv(key, n, ad, parts),
   };
 }
 

@@ -46,6 +46,21 @@ export class CipherState {
     return out;
   }
 
+  /**
+   * EncryptWithAd of the concatenation of `parts`, as pieces to write in order (no copy into one
+   * buffer). Transport messages only: it needs a key.
+   */
+  encryptPartsWithAd(ad: Uint8Array, parts: Uint8Array[]): Buffer[] {
+    if (!this.#k) throw new TunError('HANDSHAKE_STATE', 'encryptPartsWithAd() on a CipherState that has no key');
+    this.#checkNonce();
+    let length = NOISE_TAG_LEN;
+    for (const p of parts) length += p.length;
+    if (length > NOISE_MAX_MESSAGE) throw new TunError('MESSAGE_TOO_LARGE', `Noise message would be ${length} bytes; the limit is ${NOISE_MAX_MESSAGE}`);
+    const out = this.#cipher.encryptv(this.#k, this.#n, ad, parts);
+    this.#n++;
+    return out;
+  }
+
   /** Throws DECRYPT_FAILED (nonce unchanged) when the message does not authenticate. */
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Buffer {
     if (!this.#k) return Buffer.from(ciphertext);

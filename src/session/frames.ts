@@ -69,6 +69,8 @@ function withBody(kind: FrameKind, id: number, body: Uint8Array): Buffer {
 
 export const encode = {
   data: (id: number, data: Uint8Array): Buffer => withBody(FrameKind.DATA, id, data),
+  /** The 5 bytes before a DATA body, for senders that pass the body on without copying it. */
+  dataHead: (id: number): Buffer => head(FrameKind.DATA, id, 0),
   open: (id: number, service: string): Buffer => withBody(FrameKind.OPEN, id, encodeMessage('StreamOpen', { service })),
   window: (id: number, increment: number): Buffer => {
     const out = head(FrameKind.WINDOW, id, 4);

@@ -49,8 +49,11 @@ const PROBE_AFTER_QUIET_MS = 1000;
 const PROBE_TIMEOUT_MS = 10_000;
 
 export interface FrameSink {
-  /** Sends one plaintext frame; returns false when the path is above its high-water mark. */
-  send(frame: Buffer): boolean;
+  /**
+   * Sends one plaintext frame — `frame`, or `frame` then `body` (a DATA head and its bytes, kept
+   * apart so they are never copied into one buffer); false when the path is above its high-water mark.
+   */
+  send(frame: Buffer, body?: Buffer): boolean;
 }
 
 export interface MuxOptions {
@@ -172,10 +175,10 @@ export class Mux {
 
   // ---- used by MuxStream ----------------------------------------------------------------------
 
-  sendFrame(frame: Buffer): boolean {
+  sendFrame(frame: Buffer, body?: Buffer): boolean {
     if (this.#closed) return false;
     this.#lastSent = Date.now();
-    const ok = this.#o.sink.send(frame);
+    const ok = this.#o.sink.send(frame, body);
     if (!ok) this.#congested = true;
     return ok;
   }
@@ -397,7 +400,7 @@ export class MuxStream {
       this.#mux.stats.bytesOut += n;
       if (n === head.length) this.#out.shift();
       else this.#out[0] = head.subarray(n);
-      this.#mux.sendFrame(encode.data(this.id, head.subarray(0, n)));
+      this.#mux.sendFrame(encode.dataHead(this.id), head.subarray(0, n));
     }
     if (this.#done) return;
     if (this.#out.length === 0) {

@@ -92,11 +92,11 @@ export class Session {
   }
 
   /** FrameSink: encrypts one frame into one Noise transport message; false when the path is congested. */
-  send(frame: Buffer): boolean {
+  send(frame: Buffer, body?: Buffer): boolean {
     // A wiped CipherState would pass plaintext through: nothing is sent after the end.
     if (this.#wiped) return false;
-    const ok = this.#write(frame);
-    this.#sentSinceRekey += frame.length;
+    const ok = this.#write(body ? [frame, body] : [frame]);
+    this.#sentSinceRekey += frame.length + (body?.length ?? 0);
     if (frame[0] !== FrameKind.CLOSE && this.#sentSinceRekey >= this.#rekey.rekeyBytes || Date.now() - this.#rekeyedAt >= this.#rekey.rekeyMs) this.#rekeyNow();
     return ok;
   }
@@ -106,19 +106,22 @@ export class Session {
     this.mux.close(code, message);
   }
 
-  #write(frame: Buffer): boolean {
-    const ct = this.#send.encryptWithAd(EMPTY, frame);
+  /** One Noise transport message, written as its length and its ciphertext pieces (no copies). */
+  #write(parts: Buffer[]): boolean {
+    const ct = this.#send.encryptPartsWithAd(EMPTY, parts);
+    let length = 0;
+    for (const piece of ct) length += piece.length;
     const header = Buffer.allocUnsafe(FRAME_HEADER);
-    frameHeader(header, ct.length);
+    frameHeader(header, length);
     this.#path.cork();
-    this.#path.write(header);
-    const ok = this.#path.write(ct);
+    let ok = this.#path.write(header);
+    for (const piece of ct) ok = this.#path.write(piece);
     this.#path.uncork();
     return ok;
   }
 
   #rekeyNow(): void {
-    this.#write(encode.rekey());
+    this.#write([encode.rekey()]);
     this.#send.rekey();
     this.#sentSinceRekey = 0;
     this.#rekeyedAt = Date.now();
