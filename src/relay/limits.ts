@@ -41,11 +41,24 @@ export function relayLimitsFromEnv(text: string | undefined): Partial<RelayLimit
 
 export const DEFAULT_RELAY_LIMITS: RelayLimits = { ...BASE_LIMITS, ...relayLimitsFromEnv(process.env.TUN_RELAY_LIMITS) };
 
-/** Counts unauthenticated connections in total and per source address. */
+/**
+ * Counts unauthenticated connections in total and per source address. Above half the total cap,
+ * new ones are dropped at random with a probability that rises to 1 at the cap (OpenSSH's
+ * MaxStartups start:rate:full): a flood then leaves room that a legitimate client retrying with
+ * backoff can find, instead of a gate that stays shut for as long as the flood lasts.
+ */
 export class PreAuthGate {
   #total = 0;
   readonly #perIp = new Map<string, number>();
-  constructor(readonly limits: Pick<RelayLimits, 'preAuthMax' | 'preAuthPerIp'>) {}
+  constructor(
+    readonly limits: Pick<RelayLimits, 'preAuthMax' | 'preAuthPerIp'>,
+    readonly random: () => number = Math.random,
+  ) {}
+
+  /** Where random early drop starts. */
+  get softLimit(): number {
+    return Math.floor(this.limits.preAuthMax / 2);
+  }
 
   get pending(): number {
     return this.#total;
@@ -55,6 +68,8 @@ export class PreAuthGate {
   acquire(ip: string): (() => void) | undefined {
     const n = this.#perIp.get(ip) ?? 0;
     if (this.#total >= this.limits.preAuthMax || n >= this.limits.preAuthPerIp) return undefined;
+    const soft = this.softLimit;
+    if (this.#total >= soft && this.random() < (this.#total - soft + 1) / (this.limits.preAuthMax - soft + 1)) return undefined;
     this.#total++;
     this.#perIp.set(ip, n + 1);
     let released = false;
