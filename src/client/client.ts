@@ -99,7 +99,7 @@ export class Client {
           await sleep(this.#backoff.maxMs, this.#stop.signal);
           continue;
         }
-        this.#log.error(`${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`);
+        this.#log.error(e.describe());
       }
       if (this.#stop.signal.aborted) break;
       const wait = this.#backoff.next();

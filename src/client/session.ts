@@ -40,7 +40,7 @@ export interface SessionContext {
 export async function serveSession(c: SessionContext): Promise<void> {
   const answer = await answerSession(c.tunnel, c.reader, { key: c.key, allow: c.allow, timeoutMs: c.timeouts.pairingMs });
   if (!answer.ok) {
-    c.log.warn(`${answer.reason.message}${answer.reason.hint ? ` (hint: ${answer.reason.hint})` : ''}`);
+    c.log.warn(answer.reason.describe());
     endSoon(c.tunnel);
     return;
   }

@@ -148,7 +148,7 @@ export class Visitor {
         this.#resetWaiting();
         // The client proved (with its key) that it speaks another protocol: retrying cannot help.
         if (e.code === 'VERSION_MISMATCH') throw e;
-        this.#log.error(`session to client ${this.#cfp} via ${formatHostPort(this.#o.server)} failed: ${e.message}${e.hint ? ` (hint: ${e.hint})` : ''}`);
+        this.#log.error(`session to client ${this.#cfp} via ${formatHostPort(this.#o.server)} failed: ${e.describe()}`);
       }
       if (this.#stop.signal.aborted) break;
       if (established) this.#backoff.reset();
