@@ -54,6 +54,8 @@ export interface FrameSink {
    * apart so they are never copied into one buffer); false when the path is above its high-water mark.
    */
   send(frame: Buffer, body?: Buffer): boolean;
+  /** Runs `fn`, whose sends may leave in one write to the path (a corked batch). */
+  batch?(fn: () => void): void;
 }
 
 export interface MuxOptions {
@@ -181,6 +183,12 @@ export class Mux {
     const ok = this.#o.sink.send(frame, body);
     if (!ok) this.#congested = true;
     return ok;
+  }
+
+  /** Runs `fn` with the path corked when the sink can batch, so its frames leave in one write. */
+  batch(fn: () => void): void {
+    if (this.#o.sink.batch) this.#o.sink.batch(fn);
+    else fn();
   }
 
   waitForPath(stream: MuxStream): void {
@@ -392,16 +400,8 @@ export class MuxStream {
 
   /** Sends what credit allows; FIN once everything before it is out. */
   #flush(): void {
-    while (this.#out.length > 0 && this.#sendCredit > 0 && !this.#done) {
-      const head = this.#out[0]!;
-      const n = Math.min(head.length, this.#sendCredit, DATA_SEND_MAX);
-      // State first, then the send: a path may deliver synchronously and re-enter us (a WINDOW).
-      this.#sendCredit -= n;
-      this.#mux.stats.bytesOut += n;
-      if (n === head.length) this.#out.shift();
-      else this.#out[0] = head.subarray(n);
-      this.#mux.sendFrame(encode.dataHead(this.id), head.subarray(0, n));
-    }
+    if (this.#out.length > 1 || (this.#out[0]?.length ?? 0) > DATA_SEND_MAX) this.#mux.batch(() => this.#sendData());
+    else this.#sendData();
     if (this.#done) return;
     if (this.#out.length === 0) {
       if (this.#appEnded && !this.#sentFin) {
@@ -413,6 +413,20 @@ export class MuxStream {
       } else if (this.#app?.isPaused()) {
         this.#mux.waitForPath(this);
       }
+    }
+  }
+
+  /** DATA frames for what credit allows. */
+  #sendData(): void {
+    while (this.#out.length > 0 && this.#sendCredit > 0 && !this.#done) {
+      const head = this.#out[0]!;
+      const n = Math.min(head.length, this.#sendCredit, DATA_SEND_MAX);
+      // State first, then the send: a path may deliver synchronously and re-enter us (a WINDOW).
+      this.#sendCredit -= n;
+      this.#mux.stats.bytesOut += n;
+      if (n === head.length) this.#out.shift();
+      else this.#out[0] = head.subarray(n);
+      this.#mux.sendFrame(encode.dataHead(this.id), head.subarray(0, n));
     }
   }
 

@@ -101,6 +101,16 @@ export class Session {
     return ok;
   }
 
+  /** FrameSink: the frames `fn` sends leave in one write to the path. */
+  batch(fn: () => void): void {
+    this.#path.cork();
+    try {
+      fn();
+    } finally {
+      this.#path.uncork();
+    }
+  }
+
   /** Ends the session with an authenticated CLOSE; open streams are reset. */
   close(code: string, message: string): void {
     this.mux.close(code, message);
