@@ -3,6 +3,7 @@ import { TunError } from '../errors.js';
 import { parseHostPort, parseLocalAddress, type HostPort } from '../net/socket.js';
 import { Visitor, type VisitedService } from '../visitor/visitor.js';
 import { SERVICE_NAME } from '../wire/index.js';
+import { runStdioVisit, stdioService } from './visit-stdio.js';
 import { loadKeyPair, logFormatOption, logLevelOption, loadPublicKey, roleLogger, runDaemon } from './common.js';
 
 interface VisitOpts {
@@ -11,6 +12,7 @@ interface VisitOpts {
   key: string;
   logLevel?: string;
   logFormat?: string;
+  stdio?: boolean;
 }
 
 /** --service and --listen repeat in pairs: the n-th --listen belongs to the n-th --service. */
@@ -29,6 +31,9 @@ class VisitFlags {
     if (this.#names.length !== this.#listens.length) throw new TunError('CONFIG_INVALID', `${this.#names.length} --service but ${this.#listens.length} --listen`, 'give each --service its own --listen HOST:PORT');
     return this.#names.map((name, i) => ({ name, listen: this.#listens[i]! }));
   }
+  stdio(): string {
+    return stdioService(this.#names, this.#listens.length);
+  }
 }
 
 export function registerVisit(program: Command): void {
@@ -45,9 +50,10 @@ export function registerVisit(program: Command): void {
     .requiredOption('--key <file>', "this visitor's private key")
     .option('--service <name>', 'a service of that client to reach (repeatable)', wrap(flags.service))
     .option('--listen <host:port>', 'local address for the service before it: HOST:PORT, or PORT for 127.0.0.1', wrap(flags.listen))
+    .option('--stdio', 'carry one stream to the one --service over stdin/stdout instead of listening (ssh ProxyCommand)')
     .addOption(logLevelOption()).addOption(logFormatOption())
     .action((o: VisitOpts) =>
-      runDaemon(async () => {
+      o.stdio ? runStdioVisit(o, flags.stdio()) : runDaemon(async () => {
         const services = flags.finish();
         const log = roleLogger('visit', o);
         const visitor = new Visitor({

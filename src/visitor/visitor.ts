@@ -41,6 +41,7 @@ const MAX_WAITING = 4096;
 interface Waiting {
   app: Socket;
   service: string;
+  onEnd?: (end: StreamEnd) => void;
 }
 
 export class Visitor {
@@ -98,17 +99,25 @@ export class Visitor {
     return this.#running;
   }
 
-  #accept(app: Socket, service: string): void {
+  /**
+   * Carries one application connection handed over by the caller (`tun visit --stdio`) to
+   * `service`, as if it had connected to a --listen port; `onEnd` is told how its stream ended.
+   */
+  carry(service: string, app: Socket, onEnd?: (end: StreamEnd) => void): void {
+    this.#accept(app, service, onEnd);
+  }
+
+  #accept(app: Socket, service: string, onEnd?: (end: StreamEnd) => void): void {
     app.on('error', (err) => this.#log.debug(`application socket error: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
     app.pause();
     const session = this.#session;
-    if (session && !session.mux.closed) return this.#openStream(session, app, service);
+    if (session && !session.mux.closed) return this.#openStream(session, app, service, onEnd);
     if (this.#waiting.length >= MAX_WAITING) {
       this.#log.rateLimited('warn', 'visit-queue-full', `${MAX_WAITING} connections are already waiting for the session to client ${this.#cfp}; refusing more`, 5000);
       reset(app);
       return;
     }
-    const entry = { app, service };
+    const entry = { app, service, onEnd };
     this.#waiting.push(entry);
     // An application that goes away while waiting takes nothing with it.
     app.once('close', () => {
@@ -117,9 +126,12 @@ export class Visitor {
     this.#wake?.();
   }
 
-  #openStream(session: Session, app: Socket, service: string): void {
+  #openStream(session: Session, app: Socket, service: string, onEnd?: (end: StreamEnd) => void): void {
     this.stats.streams++;
-    session.mux.open(service, app, (end) => this.#streamEnded(service, end));
+    session.mux.open(service, app, (end) => {
+      this.#streamEnded(service, end);
+      onEnd?.(end);
+    });
   }
 
   #streamEnded(service: string, end: StreamEnd): void {
@@ -196,7 +208,7 @@ export class Visitor {
     session.mux.ping();
     const waiting = this.#waiting;
     this.#waiting = [];
-    for (const w of waiting) if (!w.app.destroyed) this.#openStream(session, w.app, w.service);
+    for (const w of waiting) if (!w.app.destroyed) this.#openStream(session, w.app, w.service, w.onEnd);
     return session.ended.then((reason) => {
       if (this.#session === session) this.#session = undefined;
       if (!this.#stop.signal.aborted) throw new TunError(reason.code, `session lost: ${reason.message}`);
