@@ -290,6 +290,7 @@ export class MuxStream {
   /** Peer bytes that arrived before the application was attached (bounded by the window). */
   #early: Buffer[] | undefined = [];
   #appBlocked = false;
+  #appCorked = false;
   #appEnded = false;
   #sentFin = false;
   #gotFin = false;
@@ -364,9 +365,20 @@ export class MuxStream {
   #toApp(data: Buffer): void {
     const app = this.#app!;
     if (app.destroyed) return;
+    // DATA frames decrypted from one read of the path reach the app in one write.
+    if (!this.#appCorked) {
+      this.#appCorked = true;
+      app.cork();
+      process.nextTick(this.#uncorkApp);
+    }
     if (!app.write(data)) this.#appBlocked = true;
     else this.#grant();
   }
+
+  readonly #uncorkApp = (): void => {
+    this.#appCorked = false;
+    this.#app?.uncork();
+  };
 
   #appDrained(): void {
     this.#appBlocked = false;
