@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { TunError, printable } from '../errors.js';
 import { fingerprint } from '../identity/keys.js';
 import { KeyList } from '../identity/key-list.js';
 import { Relay } from '../relay/relay.js';
@@ -12,6 +13,7 @@ interface ServerOpts {
   visitorPort: string;
   tunnelPort: string;
   public: boolean;
+  publicMaxPerSource?: string;
   logLevel?: string;
   logFormat?: string;
 }
@@ -27,6 +29,7 @@ export function registerServer(program: Command): void {
     .option('--visitor-port <port>', 'port for visitors', '8007')
     .option('--tunnel-port <port>', 'port clients open streams on', '8008')
     .option('--public', 'allow clients to publish plain-TCP ports granted by permitlisten=PORT in --authorized (the relay then sees that traffic)', false)
+    .option('--public-max-per-source <n>', 'connections open at once on one public port from one address (an IPv6 /64 counts as one) (default 32)')
     .addOption(logLevelOption())
     .addOption(logFormatOption())
     .action((o: ServerOpts) =>
@@ -41,6 +44,7 @@ export function registerServer(program: Command): void {
           tunnelPort: parsePort(o.tunnelPort, '--tunnel-port'),
           allowPublic: o.public,
           log,
+          limits: publicLimits(o.publicMaxPerSource),
         });
         await relay.start();
         const p = relay.ports;
@@ -53,4 +57,11 @@ export function registerServer(program: Command): void {
         };
       }),
     );
+}
+
+/** --public-max-per-source: a whole number of connections, 1 or more. */
+function publicLimits(text: string | undefined): { publicPerSource?: number } {
+  if (text === undefined) return {};
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 1_000_000) throw new TunError('CONFIG_INVALID', `--public-max-per-source "${printable(text)}" is not a number of connections`, 'use a whole number from 1 (for example 32)');
+  return { publicPerSource: Number(text) };
 }

@@ -12,6 +12,8 @@ export interface RelayLimits {
   pendingPerService: number;
   /** Control heartbeat interval told to clients; a session silent for 3 intervals is closed. */
   heartbeatMs: number;
+  /** Connections open at once on one public port from one source (IPv4 address or IPv6 /64). */
+  publicPerSource: number;
 }
 
 const BASE_LIMITS: RelayLimits = {
@@ -21,6 +23,7 @@ const BASE_LIMITS: RelayLimits = {
   preAuthPerIp: 256,
   pendingPerService: 256,
   heartbeatMs: 10_000,
+  publicPerSource: 32,
 };
 
 /**

@@ -18,6 +18,7 @@ import { PROTOCOL_VERSION, encodeMessage, expectMessage, joinProof, type Bodies,
 import { DEFAULT_RELAY_LIMITS, PreAuthGate, type RelayLimits } from './limits.js';
 import { PairingTable, type Pending } from './pairing.js';
 import { admitClient } from './control-handshake.js';
+import { SourceLimit } from './source-limit.js';
 
 export interface RelayOptions {
   key: X25519KeyPair;
@@ -324,10 +325,18 @@ export class Relay {
   // ---- public ports (plain TCP, opt-in) -----------------------------------------------------
 
   async #openPublic(session: Session, service: string, port: number): Promise<void> {
+    const perSource = new SourceLimit(this.limits.publicPerSource);
     const server = await listen({ host: this.#o.bind, port }, (socket) => {
       socket.on('error', () => {});
       this.#sockets.add(socket);
       socket.pause();
+      const release = perSource.acquire(socket.remoteAddress);
+      if (!release) {
+        this.#log.rateLimited('warn', `per-source-${port}`, `public port ${port}: ${socket.remoteAddress} already has ${perSource.max} connections open; refusing more (--public-max-per-source)`);
+        reset(socket);
+        return;
+      }
+      socket.once('close', release);
       if (this.#pairings.countFor(session.key, service) >= this.limits.pendingPerService) {
         this.#log.rateLimited('warn', `busy-pub-${port}`, `public port ${port}: too many users waiting; refusing more`);
         reset(socket);
