@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { Client, type ServiceSpec } from '../client/client.js';
+import { proxyVersionFlag } from './proxy-flag.js';
 import { TunError } from '../errors.js';
 import { KeyList } from '../identity/key-list.js';
 import { parseHostPort, parseLocalAddress } from '../net/socket.js';
@@ -31,6 +32,9 @@ class ServiceFlags {
   publicPort = (port: string): void => {
     this.#last('--public-port').publicPort = parsePort(port, '--public-port');
   };
+  proxyProtocol = (version: string): void => {
+    this.#last('--proxy-protocol').proxy = proxyVersionFlag(version);
+  };
   #last(flag: string): Partial<ServiceSpec> {
     const s = this.specs.at(-1);
     if (!s) throw new TunError('CONFIG_INVALID', `${flag} must follow the --service it belongs to`, 'for example: --service web --local 127.0.0.1:8080');
@@ -58,6 +62,7 @@ export function registerClient(program: Command): void {
     .option('--service <name>', 'a service name visitors ask for (repeatable)', wrap(flags.service))
     .option('--local <host:port>', 'where the service before it listens: HOST:PORT, or PORT for 127.0.0.1', wrap(flags.local))
     .option('--public-port <port>', 'also publish the service before it on this relay port as plain TCP (needs relay --public and a permitlisten grant; the relay sees that traffic)', wrap(flags.publicPort))
+    .option('--proxy-protocol <v1|v2>', 'send the service before it a PROXY protocol header (v1 text or v2 binary) with the address the relay saw', wrap(flags.proxyProtocol))
     .option('--allow <file>', 'visitor public keys allowed to connect, one .pub line each (without it no visitor is allowed)')
     .addOption(logLevelOption()).addOption(logFormatOption())
     .action((o: ClientOpts) =>

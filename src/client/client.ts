@@ -17,6 +17,7 @@ import { splice } from '../net/splice.js';
 import { type ControlChannel, within, writeFrame } from '../stream/control-channel.js';
 import { encodeMessage, expectMessage, joinProof, type Message, type MessageOf } from '../wire/index.js';
 import { joinRelay } from './control-handshake.js';
+import { proxyHeader, type ProxyVersion } from './proxy-protocol.js';
 import { serveSession } from './session.js';
 import type { Session, RekeyLimits } from '../session/session.js';
 import type { MuxLimits } from '../session/mux.js';
@@ -25,6 +26,8 @@ export interface ServiceSpec {
   name: string;
   local: HostPort;
   publicPort?: number;
+  /** Write a PROXY protocol header of this version to the local service first (--proxy-protocol). */
+  proxy?: ProxyVersion;
 }
 
 export interface ClientOptions {
@@ -122,7 +125,7 @@ export class Client {
     const onAbort = (): void => void socket.destroy();
     this.#stop.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const services = this.#o.services.map((s) => ({ name: s.name, publicPort: s.publicPort }));
+      const services = this.#o.services.map((s) => ({ name: s.name, publicPort: s.publicPort, proxy: s.proxy ? true : undefined }));
       const { channel, welcome } = await joinRelay(socket, this.#o, services, this.#t.handshakeMs);
       this.#welcome(welcome);
       this.#channel = channel;
@@ -192,6 +195,7 @@ export class Client {
       if (service) {
         try {
           local = this.#streams.add(await dial(service.local, this.#t.connectMs, `local service ${service.name}`));
+          if (service.proxy) local.write(proxyHeader(service.proxy, open.src, open.dst));
         } catch (err) {
           this.#log.warn(`public stream for ${service.name}: ${(err as Error).message}`);
           channel.send('OpenFailed', { id: open.id, code: 'local_service_unavailable', message: 'the local service is not reachable' });
@@ -211,7 +215,7 @@ export class Client {
         return;
       }
       await serveSession({
-        tunnel, reader, services: this.#o.services, key: this.#o.key, allow: this.#o.allow, log: this.#log, timeouts: this.#t, limits: this.#o.limits,
+        tunnel, reader, services: this.#o.services, source: { src: open.src, dst: open.dst }, key: this.#o.key, allow: this.#o.allow, log: this.#log, timeouts: this.#t, limits: this.#o.limits,
         confirmed: established,
         track: (session) => {
           this.#sessions.add(session);

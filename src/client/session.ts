@@ -13,18 +13,22 @@ import type { Logger } from '../log.js';
 import type { FrameReader } from '../net/frame-reader.js';
 import { dial, endSoon, type HostPort } from '../net/socket.js';
 import { answerSession } from '../session/handshake.js';
+import { proxyHeader, type Endpoint, type ProxyVersion } from './proxy-protocol.js';
 import type { MuxLimits, MuxStream } from '../session/mux.js';
 import { Session, type RekeyLimits } from '../session/session.js';
 
 export interface LocalService {
   name: string;
   local: HostPort;
+  proxy?: ProxyVersion;
 }
 
 export interface SessionContext {
   tunnel: Socket;
   reader: FrameReader;
   services: LocalService[];
+  /** Where the relay saw the visitor agent's connection (for PROXY protocol headers), if it said. */
+  source?: { src?: Endpoint; dst?: Endpoint };
   key: X25519KeyPair;
   allow: KeyList | undefined;
   log: Logger;
@@ -104,5 +108,6 @@ async function openLocal(c: SessionContext, stream: MuxStream, name: string, who
     return;
   }
   c.log.debug(`${who} stream ${stream.id} -> ${name}`);
+  if (service.proxy) local.write(proxyHeader(service.proxy, c.source?.src, c.source?.dst));
   stream.attach(local);
 }

@@ -38,7 +38,7 @@ interface Session {
   fp: string;
   name: string;
   channel: ControlChannel;
-  services: Map<string, { publicPort?: number }>;
+  services: Map<string, { publicPort?: number; proxy?: boolean }>;
   publicServers: Server[];
   heartbeat: NodeJS.Timeout;
   /** Set once by #endSession: later callbacks (a late listen, the channel's own close) see it. */
@@ -181,7 +181,7 @@ export class Relay {
         continue;
       }
       if (svc.publicPort === undefined) {
-        session.services.set(svc.name, {});
+        session.services.set(svc.name, { proxy: svc.proxy });
         results.push({ name: svc.name, ok: true });
         continue;
       }
@@ -193,7 +193,7 @@ export class Relay {
       }
       const result: Bodies['Welcome']['services'][number] = { name: svc.name, ok: true, publicPort: svc.publicPort };
       results.push(result);
-      session.services.set(svc.name, { publicPort: svc.publicPort });
+      session.services.set(svc.name, { publicPort: svc.publicPort, proxy: svc.proxy });
       pending.push(
         this.#openPublic(session, svc.name, svc.publicPort).catch((err: unknown) => {
           session.services.delete(svc.name);
@@ -281,7 +281,7 @@ export class Relay {
       this.#failPending(expired, 'timeout', `the client did not open the stream within ${this.limits.pairingMs} ms`),
     );
     socket.once('close', () => this.#pairings.take(p.id));
-    session.channel.send('Open', { id: p.id, token: p.token, service: mode === 'public' ? service : undefined, mode });
+    session.channel.send('Open', { id: p.id, token: p.token, service: mode === 'public' ? service : undefined, mode, ...proxySource(session.services, mode === 'public' ? service : undefined, socket) });
   }
 
   #failPending(p: Pending, code: string, message: string): void {
@@ -352,6 +352,17 @@ export class Relay {
     this.#publicPorts.set(port, session);
     this.#log.warn(`public port ${port} serves ${service} of client ${session.fp} in plain TCP: this relay sees what the application sends`);
   }
+}
+
+/**
+ * Where the relay saw a connection come from and arrive, for a client that asked (a service with
+ * --proxy-protocol: for a public Open that service, for a session Open any of its services).
+ */
+function proxySource(services: Session['services'], service: string | undefined, socket: Socket): Pick<Bodies['Open'], 'src' | 'dst'> {
+  const wanted = service === undefined ? [...services.values()].some((s) => s.proxy) : services.get(service)?.proxy;
+  const at = (addr: string | undefined, port: number | undefined): { addr: string; port: number } | undefined =>
+    addr && port !== undefined ? { addr: addr.replace(/%.*$/, ''), port } : undefined;
+  return wanted ? { src: at(socket.remoteAddress, socket.remotePort), dst: at(socket.localAddress, socket.localPort) } : {};
 }
 
 /** The relay's (unauthenticated) answer to a visitor it cannot pair: a reason, then the end. */

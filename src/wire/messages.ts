@@ -23,6 +23,8 @@ const uint = (max: number, optional = false): Field => ({ kind: 'uint', max, opt
 const bool = (optional = false): Field => ({ kind: 'bool', optional });
 const serviceName = str(64, false, SERVICE_NAME);
 const errorFields: Schema = { code: str(48, false, /^[a-z_]+$/), message: str(300, true) };
+/** An IP address (v4 or v6, no zone) and port, as the relay saw a connection (for PROXY protocol headers). */
+const endpoint = (): Field => ({ kind: 'object', optional: true, fields: { addr: str(45, false, /^[0-9A-Fa-f:.]+$/), port: uint(65535) } });
 
 interface Def {
   id: number;
@@ -38,14 +40,14 @@ export const CATALOGUE = {
   ControlAccept: { id: 10, channel: 'control', schema: { v: uint(255), ok: bool(), code: str(48, true, /^[a-z_]+$/), message: str(300, true), pad: bin(0, 160, true) } },
   Hello: { id: 1, channel: 'control', schema: {
     v: uint(255),
-    services: { kind: 'array', max: 32, of: { kind: 'object', fields: { name: serviceName, publicPort: uint(65535, true) } } },
+    services: { kind: 'array', max: 32, of: { kind: 'object', fields: { name: serviceName, publicPort: uint(65535, true), proxy: bool(true) } } },
   } },
   Welcome: { id: 2, channel: 'control', schema: {
     tunnelPort: uint(65535),
     heartbeatMs: uint(3_600_000),
     services: { kind: 'array', max: 32, of: { kind: 'object', fields: { name: serviceName, ok: bool(), code: str(48, true), message: str(300, true), publicPort: uint(65535, true) } } },
   } },
-  Open: { id: 3, channel: 'control', schema: { id: bin(16), token: bin(32), service: str(64, true, SERVICE_NAME), mode: str(8, false, /^(session|public)$/) } },
+  Open: { id: 3, channel: 'control', schema: { id: bin(16), token: bin(32), service: str(64, true, SERVICE_NAME), mode: str(8, false, /^(session|public)$/), src: endpoint(), dst: endpoint() } },
   OpenFailed: { id: 4, channel: 'control', schema: { id: bin(16), ...errorFields } },
   Ping: { id: 5, channel: 'control', schema: { seq: uint(2 ** 32 - 1) } },
   Pong: { id: 6, channel: 'control', schema: { seq: uint(2 ** 32 - 1) } },
@@ -75,9 +77,10 @@ export type MessageName = keyof typeof CATALOGUE;
 export interface Bodies {
   ControlInit: { v: number };
   ControlAccept: { v: number; ok: boolean; code?: string; message?: string; pad?: Buffer };
-  Hello: { v: number; services: { name: string; publicPort?: number }[] };
+  Hello: { v: number; services: { name: string; publicPort?: number; proxy?: boolean }[] };
   Welcome: { tunnelPort: number; heartbeatMs: number; services: { name: string; ok: boolean; code?: string; message?: string; publicPort?: number }[] };
-  Open: { id: Buffer; token: Buffer; service?: string; mode: 'session' | 'public' };
+  /** src/dst: where the relay saw the connection come from and arrive (only for a client whose Hello asked, with `proxy`). */
+  Open: { id: Buffer; token: Buffer; service?: string; mode: 'session' | 'public'; src?: { addr: string; port: number }; dst?: { addr: string; port: number } };
   OpenFailed: { id: Buffer; code: string; message?: string };
   Ping: { seq: number };
   Pong: { seq: number };
