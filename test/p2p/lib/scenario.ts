@@ -1,0 +1,58 @@
+/** Steps the P2P scenarios share: reach a direct path, move 64 MiB over it, read the relay's counters. */
+import assert from 'node:assert/strict';
+import { RelayCounters, kib } from './counters.js';
+import { MiB, mbps, type PathChange, type TunNet, type Visitor } from './tun.js';
+
+export const BIG = 64 * MiB;
+/** How long a visitor may take to move its new streams to a direct path. */
+export const DIRECT_WITHIN_MS = 20_000;
+
+export function figure(scenario: string, text: string): void {
+  console.log(`[${scenario}] ${text}`);
+}
+
+/** A first stream works at once (on the relay), then the visitor reports a direct path of `kind`. */
+export async function reachDirect(v: Visitor, kind: RegExp, scenario: string): Promise<PathChange> {
+  const first = await v.echo(1024);
+  assert.ok(first.ok, `the first stream must work at once (on the relay): ${first.how} ${first.error ?? ''}`);
+  const p = await v.waitPath(kind, DIRECT_WITHIN_MS);
+  figure(scenario, `first stream echoed in ${first.ms.toFixed(1)} ms; path: ${p.kind} ${p.detail}`);
+  return p;
+}
+
+/** 64 MiB up (sink answers its sha256) over the current path; returns the relay's stream bytes during it. */
+export async function bigUpload(net: TunNet, v: Visitor, scenario: string, what: string): Promise<number> {
+  const before = net.counters.read();
+  const up = await v.upload(BIG);
+  const after = net.counters.read();
+  assert.equal(up.how, 'end', `64 MiB upload ${what} ended by ${up.how} ${up.error ?? ''}`);
+  assert.equal(up.got, up.sent, `64 MiB upload ${what}: the service's sha256 must equal what was sent`);
+  const relayed = RelayCounters.streamBytes(before, after);
+  figure(scenario, `64 MiB ${what}: sha256 intact, ${(up.ms / 1000).toFixed(2)} s (${mbps(BIG, up.ms).toFixed(0)} MB/s); ${RelayCounters.describe(before, after)}`);
+  return relayed;
+}
+
+/** 64 MiB down (generated from a seed) over the current path; checks the sha256. */
+export async function bigDownload(net: TunNet, v: Visitor, scenario: string, what: string): Promise<number> {
+  const before = net.counters.read();
+  const d = await v.download(BIG);
+  const after = net.counters.read();
+  assert.equal(d.how, 'end', `64 MiB download ${what} ended by ${d.how} ${d.error ?? ''}`);
+  assert.equal(d.bytes, BIG, `64 MiB download ${what}: byte count`);
+  assert.equal(d.got, d.expected, `64 MiB download ${what}: sha256 must equal the generator's`);
+  figure(scenario, `64 MiB down ${what}: sha256 intact, ${(d.ms / 1000).toFixed(2)} s (${mbps(BIG, d.ms).toFixed(0)} MB/s); ${RelayCounters.describe(before, after)}`);
+  return RelayCounters.streamBytes(before, after);
+}
+
+/** The relay must have carried far less than 1 MiB of a 64 MiB direct transfer. */
+export function assertRelayIdle(relayed: number, what: string): void {
+  assert.ok(relayed < MiB, `the relay carried ${kib(relayed)} on its visitor and tunnel ports during a 64 MiB ${what} transfer; a direct path must leave it far below 1 MiB`);
+}
+
+/** Stops the visitor and returns its final `streams by path` counts (required at exit by the contract). */
+export async function finalCounts(v: Visitor): Promise<NonNullable<ReturnType<Visitor['byPath']>>> {
+  await v.stop();
+  const c = v.byPath();
+  assert.ok(c, `the visitor must log "streams by path: ..." at exit; its log ends:\n${v.proc.output.slice(-1500)}`);
+  return c;
+}
