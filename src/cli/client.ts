@@ -3,11 +3,13 @@ import { Client, type ServiceSpec } from '../client/client.js';
 import { proxyVersionFlag } from './proxy-flag.js';
 import { TunError } from '../errors.js';
 import { KeyList } from '../identity/key-list.js';
+import { Observer } from '../observe/observer.js';
 import { parseHostPort, parseLocalAddress } from '../net/socket.js';
 import { SERVICE_NAME } from '../wire/index.js';
 import { loadKeyPair, logFormatOption, logLevelOption, loadPublicKey, parsePort, roleLogger, runDaemon } from './common.js';
+import { startObserving, withObserveOptions, type ObserveFlags } from './observe.js';
 
-interface ClientOpts {
+interface ClientOpts extends ObserveFlags {
   server: string;
   pubkey: string;
   key: string;
@@ -53,7 +55,7 @@ export function registerClient(program: Command): void {
     fn(v);
     return v;
   };
-  program
+  const cmd = program
     .command('client')
     .description('connect to a relay and offer local services to the visitors you allow')
     .requiredOption('--server <host[:port]>', 'relay control address (default port 8009)')
@@ -64,13 +66,15 @@ export function registerClient(program: Command): void {
     .option('--public-port <port>', 'also publish the service before it on this relay port as plain TCP (needs relay --public and a permitlisten grant; the relay sees that traffic)', wrap(flags.publicPort))
     .option('--proxy-protocol <v1|v2>', 'send the service before it a PROXY protocol header (v1 text or v2 binary) with the address the relay saw', wrap(flags.proxyProtocol))
     .option('--allow <file>', 'visitor public keys allowed to connect, one .pub line each (without it no visitor is allowed)')
-    .addOption(logLevelOption()).addOption(logFormatOption())
+    .addOption(logLevelOption()).addOption(logFormatOption());
+  withObserveOptions(cmd)
     .action((o: ClientOpts) =>
       runDaemon(async () => {
         const log = roleLogger('client', o);
         const services = flags.finish();
         const allow = o.allow ? KeyList.load(o.allow) : undefined;
         if (!allow && services.some((s) => s.publicPort === undefined)) log.warn('no --allow list: every visitor will be refused (give --allow visitors.list with their .pub lines)');
+        const observer = new Observer('client');
         const client = new Client({
           server: parseHostPort(o.server, 8009, '--server'),
           relayKey: loadPublicKey(o.pubkey),
@@ -78,14 +82,19 @@ export function registerClient(program: Command): void {
           services,
           allow,
           log,
+          observer,
         });
+        const stopObserving = await startObserving(observer, o, log);
         const running = client.run();
-        await Promise.race([client.online, running]);
+        await Promise.race([client.online, running]).catch(async (err: unknown) => {
+          await stopObserving();
+          throw err;
+        });
         return {
           ready: `tun client ready: ${services.map((s) => s.name).join(', ')}`, ended: running, log,
           stop: async () => {
             client.stop();
-            await running;
+            await running.finally(stopObserving);
           },
         };
       }),

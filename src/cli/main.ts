@@ -5,6 +5,7 @@ import { registerKeygen } from './keygen.js';
 import { registerClient } from './client.js';
 import { registerDemo } from './demo.js';
 import { registerServer } from './server.js';
+import { registerStatus } from './status.js';
 import { registerVisit } from './visit.js';
 
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerServer(program);
   registerClient(program);
   registerVisit(program);
+  registerStatus(program);
   registerDemo(program);
   return program;
 }

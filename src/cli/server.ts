@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import { TunError, printable } from '../errors.js';
 import { fingerprint } from '../identity/keys.js';
 import { KeyList } from '../identity/key-list.js';
+import { Observer } from '../observe/observer.js';
 import { Relay } from '../relay/relay.js';
 import { loadKeyPair, logFormatOption, logLevelOption, parsePort, roleLogger, runDaemon } from './common.js';
+import { startObserving, withObserveOptions, type ObserveFlags } from './observe.js';
 
-interface ServerOpts {
+interface ServerOpts extends ObserveFlags {
   key: string;
   authorized: string;
   bind: string;
@@ -19,7 +21,7 @@ interface ServerOpts {
 }
 
 export function registerServer(program: Command): void {
-  program
+  const cmd = program
     .command('server')
     .description('run the relay: authenticates clients and joins visitors to their streams without being able to read them')
     .requiredOption('--key <file>', "the relay's private key (tun keygen --out keys/relay)")
@@ -31,10 +33,13 @@ export function registerServer(program: Command): void {
     .option('--public', 'allow clients to publish plain-TCP ports granted by permitlisten=PORT in --authorized (the relay then sees that traffic)', false)
     .option('--public-max-per-source <n>', 'connections open at once on one public port from one address (an IPv6 /64 counts as one) (default 32)')
     .addOption(logLevelOption())
-    .addOption(logFormatOption())
+    .addOption(logFormatOption());
+  withObserveOptions(cmd)
     .action((o: ServerOpts) =>
       runDaemon(async () => {
         const log = roleLogger('relay', o);
+        const observer = new Observer('relay');
+        const stopObserving = await startObserving(observer, o, log);
         const relay = new Relay({
           key: loadKeyPair(o.key),
           authorized: KeyList.load(o.authorized),
@@ -45,12 +50,16 @@ export function registerServer(program: Command): void {
           allowPublic: o.public,
           log,
           limits: publicLimits(o.publicMaxPerSource),
+          observer,
         });
-        await relay.start();
+        await relay.start().catch(async (err: unknown) => {
+          await stopObserving();
+          throw err;
+        });
         const p = relay.ports;
         return {
           ready: `tun server ready: relay ${fingerprint(relay.publicKey)} control ${p.control} visitor ${p.visitor} tunnel ${p.tunnel}`,
-          stop: () => relay.stop(),
+          stop: () => relay.stop().finally(stopObserving),
           // A lost listener is the relay's end.
           ended: relay.ended,
           log,

@@ -1,12 +1,14 @@
 import type { Command } from 'commander';
 import { TunError } from '../errors.js';
 import { parseHostPort, parseLocalAddress, type HostPort } from '../net/socket.js';
+import { Observer } from '../observe/observer.js';
 import { Visitor, type VisitedService } from '../visitor/visitor.js';
 import { SERVICE_NAME } from '../wire/index.js';
 import { runStdioVisit, stdioService } from './visit-stdio.js';
 import { loadKeyPair, logFormatOption, logLevelOption, loadPublicKey, roleLogger, runDaemon } from './common.js';
+import { startObserving, withObserveOptions, type ObserveFlags } from './observe.js';
 
-interface VisitOpts {
+interface VisitOpts extends ObserveFlags {
   server: string;
   pubkey: string;
   key: string;
@@ -42,7 +44,7 @@ export function registerVisit(program: Command): void {
     fn(v);
     return v;
   };
-  program
+  const cmd = program
     .command('visit')
     .description("reach a client's services: one end-to-end encrypted session through the relay carries every local connection")
     .requiredOption('--server <host[:port]>', 'relay visitor address (default port 8007)')
@@ -51,20 +53,27 @@ export function registerVisit(program: Command): void {
     .option('--service <name>', 'a service of that client to reach (repeatable)', wrap(flags.service))
     .option('--listen <host:port>', 'local address for the service before it: HOST:PORT, or PORT for 127.0.0.1', wrap(flags.listen))
     .option('--stdio', 'carry one stream to the one --service over stdin/stdout instead of listening (ssh ProxyCommand)')
-    .addOption(logLevelOption()).addOption(logFormatOption())
+    .addOption(logLevelOption()).addOption(logFormatOption());
+  withObserveOptions(cmd)
     .action((o: VisitOpts) =>
       o.stdio ? runStdioVisit(o, flags.stdio()) : runDaemon(async () => {
         const services = flags.finish();
         const log = roleLogger('visit', o);
+        const observer = new Observer('visit');
+        const stopObserving = await startObserving(observer, o, log);
         const visitor = new Visitor({
           server: parseHostPort(o.server, 8007, '--server'),
           clientKey: loadPublicKey(o.pubkey),
           key: loadKeyPair(o.key),
           services,
           log,
+          observer,
         });
-        await visitor.start();
-        return { ready: `tun visit ready: listening on port ${visitor.ports.join(', ')}`, stop: () => visitor.stop(), ended: visitor.ended, log };
+        await visitor.start().catch(async (err: unknown) => {
+          await stopObserving();
+          throw err;
+        });
+        return { ready: `tun visit ready: listening on port ${visitor.ports.join(', ')}`, stop: () => visitor.stop().finally(stopObserving), ended: visitor.ended, log };
       }),
     );
 }

@@ -12,6 +12,7 @@ import type { KeyList } from '../identity/key-list.js';
 import type { Logger } from '../log.js';
 import { Backoff, sleep } from '../net/backoff.js';
 import { FrameReader } from '../net/frame-reader.js';
+import { Observer } from '../observe/observer.js';
 import { SocketSet, dial, formatHostPort, type HostPort } from '../net/socket.js';
 import { splice } from '../net/splice.js';
 import { type ControlChannel, within, writeFrame } from '../stream/control-channel.js';
@@ -39,6 +40,8 @@ export interface ClientOptions {
   log: Logger;
   timeouts?: Partial<ClientTimeouts>;
   limits?: Partial<MuxLimits & RekeyLimits>;
+  /** Metrics and status (src/observe); a private one when not given. */
+  observer?: Observer;
 }
 
 export interface ClientTimeouts {
@@ -73,6 +76,7 @@ export class Client {
   readonly #streams = new SocketSet();
   readonly #sessions = new Set<Session>();
   #settingUp = 0;
+  readonly #obs: Observer;
   #onlineOnce: (() => void) | undefined;
   /** Resolves the first time the relay welcomes this client. */
   readonly online: Promise<void>;
@@ -82,6 +86,10 @@ export class Client {
     this.#log = options.log;
     this.#t = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.online = new Promise((resolve) => (this.#onlineOnce = resolve));
+    this.#obs = options.observer ?? new Observer('client');
+    this.#obs.identity = fingerprint(options.key.publicKey);
+    const services = options.services.map((s) => ({ name: s.name, address: formatHostPort(s.local), publicPort: s.publicPort }));
+    this.#obs.sources = { services: () => services, pendingJoins: () => this.#settingUp };
   }
 
   /** Runs until stop(): one control session at a time, backing off between failures. */
@@ -126,7 +134,10 @@ export class Client {
     this.#stop.signal.addEventListener('abort', onAbort, { once: true });
     try {
       const services = this.#o.services.map((s) => ({ name: s.name, publicPort: s.publicPort, proxy: s.proxy ? true : undefined }));
-      const { channel, welcome } = await joinRelay(socket, this.#o, services, this.#t.handshakeMs);
+      const { channel, welcome } = await joinRelay(socket, this.#o, services, this.#t.handshakeMs).catch((err: unknown) => {
+        this.#obs.handshakeFailed(asTunError(err, 'PROTOCOL_VIOLATION', 'handshake failed').code);
+        throw err;
+      });
       this.#welcome(welcome);
       this.#channel = channel;
       await this.#serve(channel, welcome);
@@ -143,7 +154,9 @@ export class Client {
       else this.#log.error(`service ${s.name} refused by the relay: ${s.code}${s.message ? `: ${s.message}` : ''}`);
     }
     this.#log.info(`online at relay ${fingerprint(this.#o.relayKey)} (${formatHostPort(this.#o.server)})`);
+    if (!this.#onlineOnce) this.#obs.reconnected();
     this.#onlineOnce?.();
+    this.#onlineOnce = undefined;
   }
 
   #serve(channel: ControlChannel, welcome: MessageOf<'Welcome'>): Promise<void> {
@@ -207,15 +220,17 @@ export class Client {
       const challenge = expectMessage(await within(reader.next(), this.#t.handshakeMs, 'the join challenge'), 'JoinChallenge');
       writeFrame(tunnel, encodeMessage('Join', { id: open.id, proof: joinProof(open.token, challenge.nonce, open.id) }));
       if (local) {
+        const l = local;
+        const header = l.bytesWritten;
         const rest = reader.detach();
         if (rest.length) local.write(rest);
         established();
-        splice(tunnel, local);
+        splice(tunnel, local, this.#obs.stream(service!.name, 'relay', () => ({ toService: l.bytesWritten - header, toVisitor: l.bytesRead })));
         tunnel.resume();
         return;
       }
       await serveSession({
-        tunnel, reader, services: this.#o.services, source: { src: open.src, dst: open.dst }, key: this.#o.key, allow: this.#o.allow, log: this.#log, timeouts: this.#t, limits: this.#o.limits,
+        tunnel, reader, services: this.#o.services, source: { src: open.src, dst: open.dst }, key: this.#o.key, allow: this.#o.allow, log: this.#log, timeouts: this.#t, limits: this.#o.limits, observer: this.#obs, path: 'relay',
         confirmed: established,
         track: (session) => {
           this.#sessions.add(session);

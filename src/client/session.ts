@@ -11,6 +11,7 @@ import { fingerprint } from '../identity/keys.js';
 import type { KeyList } from '../identity/key-list.js';
 import type { Logger } from '../log.js';
 import type { FrameReader } from '../net/frame-reader.js';
+import type { ObservedSession, Observer, PathLabel } from '../observe/observer.js';
 import { dial, endSoon, type HostPort } from '../net/socket.js';
 import { answerSession } from '../session/handshake.js';
 import { proxyHeader, type Endpoint, type ProxyVersion } from './proxy-protocol.js';
@@ -38,18 +39,26 @@ export interface SessionContext {
   confirmed: () => void;
   /** Told of the session as soon as it exists (so a stopping client can close it). */
   track: (session: Session) => void;
+  /** Where sessions and streams are counted, and the path this session came by. */
+  observer?: Observer;
+  path?: PathLabel;
 }
 
 /** Answers and serves one session; resolves when it has ended. The session owns the tunnel from then on. */
 export async function serveSession(c: SessionContext): Promise<void> {
-  const answer = await answerSession(c.tunnel, c.reader, { key: c.key, allow: c.allow, timeoutMs: c.timeouts.pairingMs });
+  const answer = await answerSession(c.tunnel, c.reader, { key: c.key, allow: c.allow, timeoutMs: c.timeouts.pairingMs }).catch((err: unknown) => {
+    if (err instanceof TunError) c.observer?.handshakeFailed(err.code);
+    throw err;
+  });
   if (!answer.ok) {
+    c.observer?.handshakeFailed(answer.reason.code);
     c.log.warn(answer.reason.describe());
     endSoon(c.tunnel);
     return;
   }
   const vfp = fingerprint(answer.visitor);
   const who = `visitor ${vfp}${answer.entry.name ? ` (${answer.entry.name})` : ''}`;
+  let observed: ObservedSession | undefined;
   const session = new Session({
     path: c.tunnel,
     reader: c.reader,
@@ -60,13 +69,16 @@ export async function serveSession(c: SessionContext): Promise<void> {
     limits: c.limits,
     confirmWithinMs: c.timeouts.pairingMs,
     onConfirmed: () => {
+      observed = c.observer?.session({ peer: 'visitor', path: c.path ?? 'relay', fingerprint: vfp, name: answer.entry.name || undefined });
       c.confirmed();
       c.log.info(`session from ${who} open`);
     },
-    onOpen: (stream, service) => void openLocal(c, stream, service, who),
+    onOpen: (stream, service) => void openLocal(c, stream, service, who, observed),
   });
   c.track(session);
   const reason = await session.ended;
+  observed?.end();
+  if (!session.confirmed) c.observer?.handshakeFailed(reason.code);
   if (session.confirmed) c.log.info(`session from ${who} closed: ${reason.message}`);
   else c.log.debug(`unconfirmed session from ${who} dropped: ${reason.message}`);
 }
@@ -91,7 +103,7 @@ async function paced<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function openLocal(c: SessionContext, stream: MuxStream, name: string, who: string): Promise<void> {
+async function openLocal(c: SessionContext, stream: MuxStream, name: string, who: string, observed: ObservedSession | undefined): Promise<void> {
   const service = c.services.find((s) => s.name === name);
   if (!service) {
     c.log.rateLimited('info', `unknown-${name}`, `${who} asked for unknown service ${name}`, 5000);
@@ -108,6 +120,10 @@ async function openLocal(c: SessionContext, stream: MuxStream, name: string, who
     return;
   }
   c.log.debug(`${who} stream ${stream.id} -> ${name}`);
-  if (service.proxy) local.write(proxyHeader(service.proxy, c.source?.src, c.source?.dst));
-  stream.attach(local);
+  const header = service.proxy ? proxyHeader(service.proxy, c.source?.src, c.source?.dst) : undefined;
+  if (header) local.write(header);
+  // attach() resets a local socket given to a stream that is already done, without calling back.
+  const sent = header?.length ?? 0;
+  const ended = stream.done || !c.observer ? undefined : c.observer.stream(name, c.path ?? 'relay', () => ({ toService: local.bytesWritten - sent, toVisitor: local.bytesRead }), observed);
+  stream.attach(local, ended);
 }

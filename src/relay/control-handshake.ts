@@ -8,7 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import type { X25519KeyPair } from '../crypto/index.js';
-import { TunError, isTunError } from '../errors.js';
+import { TunError, isTunError, type ErrorCode } from '../errors.js';
 import { fingerprint } from '../identity/keys.js';
 import type { KeyList, KeyListEntry } from '../identity/key-list.js';
 import type { Logger } from '../log.js';
@@ -33,11 +33,13 @@ interface Ctx {
   key: X25519KeyPair;
   authorized: KeyList;
   log: Logger;
+  /** Told the reason of each refusal (for metrics). */
+  onRefused: (code: ErrorCode) => void;
 }
 
 /** Resolves with the admitted client, or undefined when it was refused (the socket is then closing). */
-export async function admitClient(socket: Socket, key: X25519KeyPair, authorized: KeyList, log: Logger): Promise<Admitted | undefined> {
-  const c: Ctx = { socket, reader: new FrameReader(socket, HANDSHAKE_MAX_FRAME), key, authorized, log };
+export async function admitClient(socket: Socket, key: X25519KeyPair, authorized: KeyList, log: Logger, onRefused: (code: ErrorCode) => void = () => {}): Promise<Admitted | undefined> {
+  const c: Ctx = { socket, reader: new FrameReader(socket, HANDSHAKE_MAX_FRAME), key, authorized, log, onRefused };
   const message1 = await c.reader.next();
   const hs = responder(c, controlPrologue());
   let init: MessageOf<'ControlInit'>;
@@ -54,12 +56,14 @@ export async function admitClient(socket: Socket, key: X25519KeyPair, authorized
   if (init.v !== PROTOCOL_VERSION) {
     log.rateLimited('warn', `version-${fp}`, `client ${fp} speaks tun protocol ${init.v}, this relay ${PROTOCOL_VERSION}: version mismatch (update tun on one of them)`, 10_000);
     answer(false, 'version_mismatch', `this relay speaks tun protocol ${PROTOCOL_VERSION}, the client ${init.v}: update tun`);
+    onRefused('VERSION_MISMATCH');
     return refused(socket, hs);
   }
   const entry = authorized.find(clientKey);
   if (!entry) {
     log.rateLimited('warn', `unauth-${fp}`, `client key ${fp} not authorized (from ${socket.remoteAddress}); to admit it, add its .pub line to ${authorized.source}`, 10_000);
     answer(false, 'client_not_authorized', `client key ${fp} is not in this relay's authorized list`);
+    onRefused('CLIENT_NOT_AUTHORIZED');
     return refused(socket, hs);
   }
   answer(true);
@@ -104,12 +108,14 @@ async function refuseUnreadable(c: Ctx, message1: Buffer): Promise<undefined> {
   }
   if (!clientKey || !c.authorized.find(clientKey)) {
     v1.destroy();
+    c.onRefused('PEER_AUTH_FAILED');
     c.log.rateLimited('info', 'control-bad-msg1', `control port: ${c.socket.remoteAddress}: handshake message 1 did not authenticate (the client pinned another relay key, or the message was corrupted)`);
     writeFrame(c.socket, encodeMessage('HandshakeRefused', { relayKey: c.key.publicKey }));
     endSoon(c.socket);
     return undefined;
   }
   c.log.rateLimited('warn', `version-${fingerprint(clientKey)}`, `client ${fingerprint(clientKey)} speaks tun protocol 1, this relay ${PROTOCOL_VERSION}: version mismatch (update tun on that client)`, 10_000);
+  c.onRefused('VERSION_MISMATCH');
   writeFrame(c.socket, v1.writeMessage());
   const channel = new ControlChannel(c.socket, c.reader, v1.result!.send, v1.result!.receive);
   // Protocol 1 clients print an Error's code and message: "peer reported version_mismatch: ...".

@@ -11,6 +11,7 @@ import { fingerprint } from '../identity/keys.js';
 import type { KeyList } from '../identity/key-list.js';
 import type { Logger } from '../log.js';
 import { FrameReader } from '../net/frame-reader.js';
+import { Observer, type ObservedSession } from '../observe/observer.js';
 import { SocketSet, boundPort, closeServer, endSoon, listen, reset, type HostPort } from '../net/socket.js';
 import { splice } from '../net/splice.js';
 import { type ControlChannel, writeFrame } from '../stream/control-channel.js';
@@ -31,6 +32,8 @@ export interface RelayOptions {
   allowPublic: boolean;
   log: Logger;
   limits?: Partial<RelayLimits>;
+  /** Metrics and status (src/observe); a private one when not given. */
+  observer?: Observer;
 }
 
 interface Session {
@@ -43,6 +46,7 @@ interface Session {
   heartbeat: NodeJS.Timeout;
   /** Set once by #endSession: later callbacks (a late listen, the channel's own close) see it. */
   ended: boolean;
+  observed: ObservedSession;
 }
 
 const VISITOR_MAX_FRAME = 1024;
@@ -54,6 +58,7 @@ export class Relay {
   readonly #log: Logger;
   readonly limits: RelayLimits;
   readonly #gate: PreAuthGate;
+  readonly #obs: Observer;
   readonly #pairings = new PairingTable();
   readonly #sessions = new Map<string, Session>();
   readonly #servers: Server[] = [];
@@ -71,6 +76,13 @@ export class Relay {
     this.#log = options.log;
     this.limits = { ...DEFAULT_RELAY_LIMITS, ...options.limits };
     this.#gate = new PreAuthGate(this.limits);
+    this.#obs = options.observer ?? new Observer('relay');
+    this.#obs.identity = fingerprint(options.key.publicKey);
+    this.#obs.sources = {
+      pendingJoins: () => this.#pairings.size,
+      preAuth: () => this.#gate.pending,
+      services: () => [...this.#sessions.values()].flatMap((s) => [...s.services].map(([name, v]) => ({ name, publicPort: v.publicPort, client: s.fp }))),
+    };
   }
 
   async start(): Promise<void> {
@@ -119,11 +131,15 @@ export class Relay {
     const ip = socket.remoteAddress ?? '?';
     const release = this.#gate.acquire(ip);
     if (!release) {
+      this.#obs.preAuthDropped++;
       this.#log.rateLimited('warn', `preauth-full`, `too many unauthenticated connections (limit ${this.limits.preAuthMax}, ${this.limits.preAuthPerIp} per address); dropping new ones from ${ip}`);
       socket.destroy();
       return;
     }
+    let late = false;
     const deadline = setTimeout(() => {
+      late = true;
+      this.#obs.handshakeFailed('TIMEOUT');
       this.#log.rateLimited('info', `deadline-${port}`, `${port} port: ${ip} did not complete its handshake within ${this.limits.handshakeMs} ms; closed`);
       socket.destroy();
     }, this.limits.handshakeMs);
@@ -135,6 +151,7 @@ export class Relay {
     run().then(settle, (err) => {
       settle();
       const e = asTunError(err, 'PROTOCOL_VIOLATION', 'connection failed');
+      if (!late) this.#obs.handshakeFailed(e.code);
       if (e.code !== 'STREAM_TRUNCATED') this.#log.rateLimited('info', `fail-${port}-${e.code}`, `${port} port: ${ip}: ${e.message}`);
       socket.destroy();
     });
@@ -143,7 +160,7 @@ export class Relay {
   // ---- control port -------------------------------------------------------------------------
 
   async #acceptControl(socket: Socket): Promise<void> {
-    const admitted = await admitClient(socket, this.#o.key, this.#o.authorized, this.#log);
+    const admitted = await admitClient(socket, this.#o.key, this.#o.authorized, this.#log, (code) => this.#obs.handshakeFailed(code));
     if (!admitted) return;
     const { channel, clientKey, entry, hello } = admitted;
     this.#startSession(channel, clientKey, entry.name, entry.options.get('permitlisten') ?? [], hello);
@@ -157,7 +174,7 @@ export class Relay {
       this.#log.warn(`client ${fp} (${name}) connected again; closing its previous control connection`);
       this.#endSession(old, new TunError('SESSION_REPLACED', 'replaced by a newer connection with the same key'), 'another connection with this client key took over');
     }
-    const session: Session = { key, fp, name, channel, services: new Map(), publicServers: [], ended: false, heartbeat: setInterval(() => this.#checkHeartbeat(session), this.limits.heartbeatMs) };
+    const session: Session = { key, fp, name, channel, services: new Map(), publicServers: [], ended: false, observed: this.#obs.session({ peer: 'client', path: 'relay', fingerprint: fp, name }), heartbeat: setInterval(() => this.#checkHeartbeat(session), this.limits.heartbeatMs) };
     session.heartbeat.unref();
     this.#sessions.set(key, session);
     void this.#registerServices(session, hello.services, grants).then((results) => {
@@ -243,6 +260,7 @@ export class Relay {
   #endSession(session: Session, reason: TunError, notice?: string): void {
     if (session.ended) return;
     session.ended = true;
+    session.observed.end();
     clearInterval(session.heartbeat);
     if (notice) session.channel.fail(reason.code.toLowerCase(), notice, reason);
     else session.channel.close(reason);
@@ -285,6 +303,7 @@ export class Relay {
   }
 
   #failPending(p: Pending, code: string, message: string): void {
+    this.#obs.handshakeFailed(code.toUpperCase());
     this.#log.info(`stream for ${p.service} not opened: ${code}: ${message}`);
     if (p.mode === 'session' && !p.socket.destroyed) refuseVisitor(p.socket, code, message);
     else reset(p.socket);
@@ -302,6 +321,7 @@ export class Relay {
     const expected = p ? joinProof(p.token, challenge, join.id) : randomBytes(32);
     const proofOk = ctEqual(expected, join.proof);
     if (!p || !session || !proofOk || Date.now() > p.expires) {
+      this.#obs.handshakeFailed('PEER_AUTH_FAILED');
       this.#log.rateLimited('warn', 'bad-join', `tunnel port: ${socket.remoteAddress}: join refused (unknown, used, expired or unproven pairing)`);
       socket.destroy();
       return;
@@ -319,7 +339,13 @@ export class Relay {
     if (rest.length) peer.write(rest);
     socket.resume();
     const started = Date.now();
-    splice(peer, socket, (up, down) => this.#log.debug(`stream ${p.service} (${p.mode}) closed after ${Date.now() - started} ms: ${up} bytes up, ${down} bytes down`));
+    const visitorSession = p.mode === 'session' ? this.#obs.session({ peer: 'visitor', path: 'relay', client: session.fp }) : undefined;
+    const ended = this.#obs.stream(p.mode === 'session' ? SESSION_LABEL : p.service, 'relay', () => ({ toService: peer.bytesRead, toVisitor: socket.bytesRead }), session.observed);
+    splice(peer, socket, (up, down) => {
+      ended();
+      visitorSession?.end();
+      this.#log.debug(`stream ${p.service} (${p.mode}) closed after ${Date.now() - started} ms: ${up} bytes up, ${down} bytes down`);
+    });
   }
 
   // ---- public ports (plain TCP, opt-in) -----------------------------------------------------

@@ -13,6 +13,7 @@ import { fingerprint } from '../identity/keys.js';
 import type { Logger } from '../log.js';
 import { Backoff, sleep } from '../net/backoff.js';
 import { FrameReader } from '../net/frame-reader.js';
+import { Observer, type ObservedSession } from '../observe/observer.js';
 import { boundPort, closeServer, dial, formatHostPort, listen, reset, type HostPort } from '../net/socket.js';
 import { HANDSHAKE_MAX_FRAME, HINTS, openSession } from '../session/handshake.js';
 import type { MuxLimits, StreamEnd } from '../session/mux.js';
@@ -31,6 +32,8 @@ export interface VisitorOptions {
   log: Logger;
   timeouts?: Partial<{ connectMs: number; pairingMs: number }>;
   limits?: Partial<MuxLimits & RekeyLimits>;
+  /** Metrics and status (src/observe); a private one when not given. */
+  observer?: Observer;
 }
 
 /** Attempts to open the session are at least this far apart, however many applications connect. */
@@ -54,6 +57,8 @@ export class Visitor {
   /** Application sockets waiting for a session (the visitor owns them until a stream does). */
   #waiting: Waiting[] = [];
   #session: Session | undefined;
+  readonly #obs: Observer;
+  #observed: ObservedSession | undefined;
   #wake: (() => void) | undefined;
   #running: Promise<void> | undefined;
   readonly #cfp: string;
@@ -66,6 +71,12 @@ export class Visitor {
     this.#log = options.log;
     this.#t = { connectMs: 5000, pairingMs: 10_000, ...options.timeouts };
     this.#cfp = fingerprint(options.clientKey);
+    this.#obs = options.observer ?? new Observer('visit');
+    this.#obs.identity = fingerprint(options.key.publicKey);
+    this.#obs.sources = {
+      services: () => this.#o.services.map((s, i) => ({ name: s.name, address: formatHostPort({ host: s.listen.host, port: this.ports[i] ?? s.listen.port }) })),
+      pendingJoins: () => this.#waiting.length,
+    };
   }
 
   get port(): number {
@@ -128,10 +139,15 @@ export class Visitor {
 
   #openStream(session: Session, app: Socket, service: string, onEnd?: (end: StreamEnd) => void): void {
     this.stats.streams++;
+    let done = false;
+    let counted: (() => void) | undefined;
     session.mux.open(service, app, (end) => {
+      done = true;
+      counted?.();
       this.#streamEnded(service, end);
       onEnd?.(end);
     });
+    if (!done) counted = this.#obs.stream(service, 'relay', () => ({ toService: app.bytesRead, toVisitor: app.bytesWritten }), this.#observed);
   }
 
   #streamEnded(service: string, end: StreamEnd): void {
@@ -193,6 +209,7 @@ export class Visitor {
       if (this.#stop.signal.aborted) throw new TunError('SESSION_CLOSED', 'stopping');
       return new Session({ path, reader, ...keys, role: 'visitor', log: this.#log, limits: this.#o.limits });
     } catch (err) {
+      if (!this.#stop.signal.aborted) this.#obs.handshakeFailed(asTunError(err, 'PROTOCOL_VIOLATION', 'handshake failed').code);
       path.destroy();
       throw err;
     } finally {
@@ -202,7 +219,9 @@ export class Visitor {
 
   #serve(session: Session): Promise<void> {
     this.stats.sessions++;
+    if (this.stats.sessions > 1) this.#obs.reconnected();
     this.#session = session;
+    const observed = (this.#observed = this.#obs.session({ peer: 'client', path: 'relay', fingerprint: this.#cfp }));
     this.#log.info(`session to client ${this.#cfp} open (via relay ${formatHostPort(this.#o.server)})`);
     // Confirm the session to the client at once: it opens nothing before an authenticated message.
     session.mux.ping();
@@ -210,6 +229,8 @@ export class Visitor {
     this.#waiting = [];
     for (const w of waiting) if (!w.app.destroyed) this.#openStream(session, w.app, w.service, w.onEnd);
     return session.ended.then((reason) => {
+      observed.end();
+      if (this.#observed === observed) this.#observed = undefined;
       if (this.#session === session) this.#session = undefined;
       if (!this.#stop.signal.aborted) throw new TunError(reason.code, `session lost: ${reason.message}`);
     });
