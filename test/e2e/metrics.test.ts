@@ -1,0 +1,266 @@
+/**
+ * Prometheus metrics from real `tun server`, `tun client` and `tun visit` processes: scraped over
+ * HTTP on loopback, parsed with a small parser of the text format (every sample line must parse),
+ * and checked against what the test did — sessions, streams opened and closed, the exact bytes a
+ * service received and sent back (it answers twice what it gets, so the two directions differ),
+ * handshake failures by reason — plus the loopback rule.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { createServer, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { KeyDir } from '../helpers/keys.js';
+import { EchoService, close, dial, listenOn } from '../helpers/net.js';
+import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
+
+interface Scrape {
+  types: Map<string, string>;
+  samples: Map<string, number>;
+}
+
+const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/;
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/gy;
+
+/** `name{a="1",b="2"}` with labels in name order: the key a sample is stored and looked up under. */
+function seriesKey(name: string, labels: Record<string, string>): string {
+  const parts = Object.keys(labels).sort().map((k) => `${k}="${labels[k]}"`);
+  return parts.length ? `${name}{${parts.join(',')}}` : name;
+}
+
+/** The Prometheus text format (version 0.0.4), strictly: a line that is neither a comment nor a sample fails the test. */
+function parseProm(text: string): Scrape {
+  const types = new Map<string, string>();
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    if (line.startsWith('#')) {
+      const t = /^# TYPE (\S+) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+      if (t) types.set(t[1]!, t[2]!);
+      else assert.match(line, /^# HELP \S+ /, `comment line: ${line}`);
+      continue;
+    }
+    const m = SAMPLE.exec(line);
+    assert.ok(m, `sample line does not parse: ${line}`);
+    const labels: Record<string, string> = {};
+    const body = m[2] ?? '';
+    LABEL.lastIndex = 0;
+    let l: RegExpExecArray | null;
+    let read = 0;
+    while ((l = LABEL.exec(body))) {
+      labels[l[1]!] = l[2]!;
+      read = LABEL.lastIndex;
+    }
+    assert.equal(read, body.length, `labels do not parse: ${line}`);
+    const value = Number(m[3]);
+    assert.ok(!Number.isNaN(value) || m[3] === 'NaN', `value does not parse: ${line}`);
+    samples.set(seriesKey(m[1]!, labels), value);
+  }
+  return { types, samples };
+}
+
+function get(port: number, path: string): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent: false, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('scrape timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function scrape(port: number): Promise<Scrape> {
+  const r = await get(port, '/metrics');
+  assert.equal(r.status, 200);
+  assert.match(r.type, /^text\/plain; version=0\.0\.4/);
+  return parseProm(r.body);
+}
+
+/** The sample's value; 0 when the series is absent (a counter not yet incremented). */
+const val = (s: Scrape, name: string, labels: Record<string, string> = {}): number => s.samples.get(seriesKey(name, labels)) ?? 0;
+
+/** Scrapes until `check` passes (metrics follow events asynchronously); the last failure is rethrown after `ms`. */
+async function eventually(port: number, check: (s: Scrape) => void, ms = 10_000): Promise<Scrape> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const s = await scrape(port);
+    try {
+      check(s);
+      return s;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function metricsPort(proc: TunProcess): Promise<number> {
+  return Number((await proc.waitFor(/metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/))[1]);
+}
+
+/** A service that writes back every chunk twice, and ends when its peer ends. */
+function doubler(): ReturnType<typeof createServer> {
+  return createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    s.on('data', (d: Buffer) => s.write(Buffer.concat([d, d])));
+    s.on('end', () => s.end());
+  });
+}
+
+/** Sends `data` on `s` (write side left open) and resolves once twice as many bytes came back. */
+function answered(s: Socket, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let n = 0;
+    const onData = (d: Buffer): void => {
+      n += d.length;
+      if (n < 2 * data.length) return;
+      s.off('data', onData);
+      if (n === 2 * data.length) resolve();
+      else reject(new Error(`${n} bytes came back for ${data.length}`));
+    };
+    s.on('data', onData);
+    s.once('close', () => reject(new Error(`closed after ${n} of ${2 * data.length} bytes`)));
+    s.write(data);
+  });
+}
+
+function closeClean(s: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    s.once('close', () => resolve());
+    s.end();
+    s.resume();
+  });
+}
+
+describe('metrics (real CLI processes)', () => {
+  const keys = new KeyDir();
+  const relayKey = keys.key('relay');
+  const clientKey = keys.key('client');
+  const visitorKey = keys.key('visitor');
+  const strangerKey = keys.key('stranger');
+  const echo = new EchoService();
+  const twice = doubler();
+  const procs: TunProcess[] = [];
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+  let relayM = 0;
+  let clientM = 0;
+  let visitorM = 0;
+  let visitorPort = 0;
+  const M = '--metrics';
+
+  before(async () => {
+    await echo.start();
+    const twicePort = await listenOn(twice);
+    relay = await startRelay(['--key', relayKey.key, '--authorized', keys.list('clients.list', [clientKey.line]), M, '127.0.0.1:0']);
+    procs.push(relay.proc);
+    relayM = await metricsPort(relay.proc);
+    const client = await startClient([
+      '--server', `127.0.0.1:${relay.control}`, '--pubkey', relayKey.pub, '--key', clientKey.key,
+      '--service', 'echo', '--local', `127.0.0.1:${echo.port}`, '--service', 'twice', '--local', `127.0.0.1:${twicePort}`,
+      '--allow', keys.list('visitors.list', [visitorKey.line]), M, '127.0.0.1:0',
+    ]);
+    procs.push(client);
+    clientM = await metricsPort(client);
+  });
+
+  after(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await echo.stop();
+    await close(twice);
+    keys.remove();
+  });
+
+  it('serves valid Prometheus text with the documented metrics, and nothing but GET /metrics', async () => {
+    const r = await scrape(relayM);
+    assert.equal(val(r, 'tun_info', { role: 'relay', version: '0.1.0' }), 1);
+    assert.equal(val(r, 'tun_sessions', { peer: 'client', path: 'relay' }), 1, 'the client is online');
+    assert.equal(val(r, 'tun_sessions', { peer: 'visitor', path: 'relay' }), 0);
+    for (const [name, type] of Object.entries({
+      tun_sessions: 'gauge', tun_streams_open: 'gauge', tun_streams_total: 'counter', tun_bytes_total: 'counter', tun_handshake_failures_total: 'counter',
+      tun_pending_joins: 'gauge', tun_reconnects_total: 'counter', tun_reloads_total: 'counter', tun_preauth_connections: 'gauge', tun_preauth_dropped_total: 'counter',
+      process_cpu_seconds_total: 'counter',
+    })) assert.equal(r.types.get(name), type, `${name} is a ${type}`);
+    assert.equal(val(r, 'tun_reloads_total', { result: 'ok' }), 0);
+    assert.ok(r.samples.has(seriesKey('tun_preauth_connections', {})));
+
+    const c = await scrape(clientM);
+    assert.equal(val(c, 'tun_info', { role: 'client', version: '0.1.0' }), 1);
+    assert.equal(val(c, 'tun_sessions', { peer: 'visitor', path: 'relay' }), 0, 'no visitor yet');
+    assert.equal(c.types.get('tun_preauth_connections'), undefined, 'pre-auth is a relay metric');
+
+    assert.equal((await get(relayM, '/')).status, 404);
+    assert.equal((await get(relayM, '/metrics/../secret')).status, 404);
+  });
+
+  it('follows a visitor opening streams and moving bytes (exact byte counts at both ends)', async () => {
+    const v = await startVisitor(['--server', `127.0.0.1:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'twice', M, '127.0.0.1:0']);
+    procs.push(v.proc);
+    visitorPort = v.port;
+    visitorM = await metricsPort(v.proc);
+    await eventually(clientM, (s) => assert.equal(val(s, 'tun_sessions', { peer: 'visitor', path: 'relay' }), 1));
+    await eventually(relayM, (s) => assert.equal(val(s, 'tun_sessions', { peer: 'visitor', path: 'relay' }), 1));
+
+    const N = 100_000;
+    const sockets = await Promise.all([0, 1, 2].map(() => dial(visitorPort)));
+    for (const s of sockets) await answered(s, randomBytes(N));
+    await closeClean(sockets[0]!);
+    const twiceStreams = { service: 'twice', path: 'relay' };
+    const bytes = (direction: string): Record<string, string> => ({ ...twiceStreams, direction });
+    for (const port of [clientM, visitorM]) {
+      await eventually(port, (s) => {
+        assert.equal(val(s, 'tun_streams_open', twiceStreams), 2);
+        assert.equal(val(s, 'tun_streams_total', twiceStreams), 3);
+        assert.equal(val(s, 'tun_bytes_total', bytes('to_service')), 3 * N, 'every byte sent reached the service, counted once');
+        assert.equal(val(s, 'tun_bytes_total', bytes('to_visitor')), 6 * N);
+      });
+    }
+    const session = { service: '(session)', path: 'relay' };
+    const r = await eventually(relayM, (s) => assert.equal(val(s, 'tun_streams_open', session), 1, 'one end-to-end session spliced'));
+    assert.ok(val(r, 'tun_bytes_total', { ...session, direction: 'to_service' }) >= 3 * N, 'the relay carried at least the application bytes (and their encryption)');
+    assert.ok(val(r, 'tun_bytes_total', { ...session, direction: 'to_visitor' }) >= 6 * N);
+    assert.equal(val(r, 'tun_pending_joins'), 0);
+
+    await Promise.all(sockets.slice(1).map(closeClean));
+    for (const port of [clientM, visitorM]) {
+      await eventually(port, (s) => {
+        assert.equal(val(s, 'tun_streams_open', twiceStreams), 0);
+        assert.equal(val(s, 'tun_streams_total', twiceStreams), 3);
+        assert.equal(val(s, 'tun_bytes_total', bytes('to_service')), 3 * N, 'the bytes of ended streams are kept');
+      });
+    }
+  });
+
+  it('counts handshake failures by reason at the relay, the client and the visitor', async () => {
+    const stranger = new TunProcess(['visit', '--server', `127.0.0.1:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', strangerKey.key, '--service', 'echo', '--listen', '127.0.0.1:0', M, '127.0.0.1:0']);
+    procs.push(stranger);
+    const strangerM = await metricsPort(stranger);
+    await eventually(clientM, (s) => assert.ok(val(s, 'tun_handshake_failures_total', { reason: 'VISITOR_NOT_ALLOWED' }) >= 1));
+    await eventually(strangerM, (s) => assert.ok(val(s, 'tun_handshake_failures_total', { reason: 'VISITOR_NOT_ALLOWED' }) >= 1, 'the visitor counts its refusal too'));
+    await stranger.stop();
+
+    const unlisted = new TunProcess(['client', '--server', `127.0.0.1:${relay.control}`, '--pubkey', relayKey.pub, '--key', strangerKey.key, '--service', 'echo', '--local', `127.0.0.1:${echo.port}`]);
+    procs.push(unlisted);
+    assert.equal(await unlisted.exited, 1, 'a client the relay does not list stops');
+    await eventually(relayM, (s) => assert.equal(val(s, 'tun_handshake_failures_total', { reason: 'CLIENT_NOT_AUTHORIZED' }), 1));
+    const c = await scrape(clientM);
+    assert.equal(val(c, 'tun_sessions', { peer: 'visitor', path: 'relay' }), 1, 'the allowed visitor is unaffected');
+  });
+
+  it('refuses --metrics on a host that is not loopback, naming --metrics-public', async () => {
+    for (const host of ['0.0.0.0:0', '192.0.2.1:0', '[::]:0']) {
+      const p = new TunProcess(['server', '--key', relayKey.key, '--authorized', keys.list('c2.list', [clientKey.line]), '--bind', '127.0.0.1', '--control-port', '0', '--visitor-port', '0', '--tunnel-port', '0', M, host]);
+      procs.push(p);
+      assert.equal(await p.exited, 1, `--metrics ${host} refused`);
+      assert.match(p.stderr, /not a loopback address.*--metrics-public/);
+      assert.doesNotMatch(p.stdout, /ready/);
+    }
+    const bad = new TunProcess(['visit', '--server', `127.0.0.1:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo', '--listen', '127.0.0.1:0', M, 'no-port-here']);
+    procs.push(bad);
+    assert.equal(await bad.exited, 1);
+    assert.match(bad.stderr, /--metrics "no-port-here" is not HOST:PORT/);
+  });
+});
