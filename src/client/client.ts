@@ -221,11 +221,11 @@ export class Client {
       writeFrame(tunnel, encodeMessage('Join', { id: open.id, proof: joinProof(open.token, challenge.nonce, open.id) }));
       if (local) {
         const l = local;
-        const header = l.bytesWritten;
+        const proxyHeaderBytes = l.bytesWritten;
         const rest = reader.detach();
         if (rest.length) local.write(rest);
         established();
-        splice(tunnel, local, this.#obs.stream(service!.name, 'relay', () => ({ toService: l.bytesWritten - header, toVisitor: l.bytesRead })));
+        splice(tunnel, local, this.#obs.stream(service!.name, 'relay', () => ({ toService: l.bytesWritten - proxyHeaderBytes, toVisitor: l.bytesRead })));
         tunnel.resume();
         return;
       }
