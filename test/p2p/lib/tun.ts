@@ -154,10 +154,11 @@ export class TunNet {
     const key = this.visitorKeys[opts.keyNo ?? 0]!;
     const full = [CLI(), 'visit', '--server', `${RELAY_IP}:${PORTS.visitor}`, '--pubkey', this.clientKey.pub, '--key', key.key, '--service', 'svc', '--listen', '127.0.0.1:0', ...(opts.args ?? [])];
     const label = `visitor@${hostName}${opts.args?.includes('--no-p2p') ? ' --no-p2p' : ''}`;
-    const proc = this.#track(new NsProc(ns, process.execPath, full, opts.env ?? {}, label));
-    const port = Number((await proc.waitFor(/tun visit ready: listening on port (\d+)/, 20_000))[1]);
+    // The app agent first, so a caller can open the first stream the moment the visitor is ready.
     const agent = await Agent.start(ns, `app@${hostName}`);
     this.#stops.push(() => agent.stop());
+    const proc = this.#track(new NsProc(ns, process.execPath, full, opts.env ?? {}, label));
+    const port = Number((await proc.waitFor(/tun visit ready: listening on port (\d+)/, 20_000))[1]);
     return new Visitor(proc, agent, port, label);
   }
 
