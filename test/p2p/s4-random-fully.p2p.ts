@@ -13,7 +13,7 @@ import { Topology } from './lib/topology.js';
 import { MiB, TunNet, median, sleep, type Visitor } from './lib/tun.js';
 
 const S = 's4 random-fully';
-const ROUNDS = 5;
+const ROUNDS = 7;
 const MARGIN_MS = 100;
 let topo: Topology | undefined;
 let net: TunNet | undefined;

@@ -127,14 +127,16 @@ export class Topology {
 
   /**
    * Cuts (or restores) all traffic between two hosts' public addresses in the public namespace's
-   * FORWARD chain, both ways, silently (no RST, no ICMP). Their traffic to the relay is untouched.
+   * FORWARD chain, both ways, silently (no RST, no ICMP); only `proto` when given (a network that
+   * blocks UDP between them, say). Their traffic to the relay is untouched.
    */
-  blackhole(a: Host, b: Host, on: boolean): void {
-    const key = [a.publicIp, b.publicIp].sort().join('|');
+  blackhole(a: Host, b: Host, on: boolean, proto?: 'tcp' | 'udp'): void {
+    const key = [a.publicIp, b.publicIp, proto ?? 'all'].sort().join('|');
     if (on === this.#blackholes.has(key)) return;
     const op = on ? '-I' : '-D';
-    this.iptables(this.publicNs, [op, 'FORWARD', '-s', a.publicIp, '-d', b.publicIp, '-j', 'DROP']);
-    this.iptables(this.publicNs, [op, 'FORWARD', '-s', b.publicIp, '-d', a.publicIp, '-j', 'DROP']);
+    const p = proto ? ['-p', proto] : [];
+    this.iptables(this.publicNs, [op, 'FORWARD', ...p, '-s', a.publicIp, '-d', b.publicIp, '-j', 'DROP']);
+    this.iptables(this.publicNs, [op, 'FORWARD', ...p, '-s', b.publicIp, '-d', a.publicIp, '-j', 'DROP']);
     if (on) this.#blackholes.add(key);
     else this.#blackholes.delete(key);
   }
