@@ -12,6 +12,7 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { get } from 'node:http';
 import { createInterface } from 'node:readline';
 
 type Cmd = Record<string, unknown> & { id: number; op: string };
@@ -332,9 +333,21 @@ function udpRecv(cmd: Cmd): Answer {
   return { got: udpOf(cmd).got };
 }
 
+/** GET http://host:port/path; answers the status and the body (for a daemon's /metrics). */
+function httpGet(cmd: Cmd): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: String(cmd.host), port: Number(cmd.port), path: String(cmd.path ?? '/'), timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+  });
+}
+
 const ops: Record<string, (c: Cmd) => Promise<Answer> | Answer> = {
   serve, up, down, echo, firstbyte: firstByte, hold, held: heldStatus,
-  'tcp-observe': tcpObserve, 'tcp-ask': tcpAsk, 'udp-bind': udpBind, 'udp-send': udpSend, 'udp-recv': udpRecv,
+  'http-get': httpGet, 'tcp-observe': tcpObserve, 'tcp-ask': tcpAsk, 'udp-bind': udpBind, 'udp-send': udpSend, 'udp-recv': udpRecv,
 };
 
 createInterface({ input: process.stdin }).on('line', (line) => {

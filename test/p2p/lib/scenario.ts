@@ -21,32 +21,48 @@ export async function reachDirect(v: Visitor, kind: RegExp, scenario: string): P
 }
 
 /** 64 MiB up (sink answers its sha256) over the current path; returns the relay's stream bytes during it. */
-export async function bigUpload(net: TunNet, v: Visitor, scenario: string, what: string): Promise<number> {
+export async function bigUpload(net: TunNet, v: Visitor, scenario: string, what: string): Promise<Relayed> {
   const before = net.counters.read();
+  const own0 = await net.relayReported();
   const up = await v.upload(BIG);
   const after = net.counters.read();
+  const own1 = await net.relayReported();
   assert.equal(up.how, 'end', `64 MiB upload ${what} ended by ${up.how} ${up.error ?? ''}`);
   assert.equal(up.got, up.sent, `64 MiB upload ${what}: the service's sha256 must equal what was sent`);
-  const relayed = RelayCounters.streamBytes(before, after);
-  figure(scenario, `64 MiB ${what}: sha256 intact, ${(up.ms / 1000).toFixed(2)} s (${mbps(BIG, up.ms).toFixed(0)} MB/s); ${RelayCounters.describe(before, after)}`);
+  const relayed = { ip: RelayCounters.streamBytes(before, after), own: own0 === undefined || own1 === undefined ? undefined : own1 - own0 };
+  figure(scenario, `64 MiB ${what}: sha256 intact, ${(up.ms / 1000).toFixed(2)} s (${mbps(BIG, up.ms).toFixed(0)} MB/s); ${RelayCounters.describe(before, after)}${ownText(relayed)}`);
   return relayed;
 }
 
+/** Stream bytes through the relay during a transfer: iptables on its ports, and its own tun_bytes_total when it serves metrics. */
+export interface Relayed {
+  ip: number;
+  own: number | undefined;
+}
+
+function ownText(r: Relayed): string {
+  return r.own === undefined ? '' : `; the relay's own tun_bytes_total grew by ${kib(r.own)}`;
+}
+
 /** 64 MiB down (generated from a seed) over the current path; checks the sha256. */
-export async function bigDownload(net: TunNet, v: Visitor, scenario: string, what: string): Promise<number> {
+export async function bigDownload(net: TunNet, v: Visitor, scenario: string, what: string): Promise<Relayed> {
   const before = net.counters.read();
+  const own0 = await net.relayReported();
   const d = await v.download(BIG);
   const after = net.counters.read();
+  const own1 = await net.relayReported();
   assert.equal(d.how, 'end', `64 MiB download ${what} ended by ${d.how} ${d.error ?? ''}`);
   assert.equal(d.bytes, BIG, `64 MiB download ${what}: byte count`);
   assert.equal(d.got, d.expected, `64 MiB download ${what}: sha256 must equal the generator's`);
-  figure(scenario, `64 MiB down ${what}: sha256 intact, ${(d.ms / 1000).toFixed(2)} s (${mbps(BIG, d.ms).toFixed(0)} MB/s); ${RelayCounters.describe(before, after)}`);
-  return RelayCounters.streamBytes(before, after);
+  const relayed = { ip: RelayCounters.streamBytes(before, after), own: own0 === undefined || own1 === undefined ? undefined : own1 - own0 };
+  figure(scenario, `64 MiB down ${what}: sha256 intact, ${(d.ms / 1000).toFixed(2)} s (${mbps(BIG, d.ms).toFixed(0)} MB/s); ${RelayCounters.describe(before, after)}${ownText(relayed)}`);
+  return relayed;
 }
 
 /** The relay must have carried far less than 1 MiB of a 64 MiB direct transfer. */
-export function assertRelayIdle(relayed: number, what: string): void {
-  assert.ok(relayed < MiB, `the relay carried ${kib(relayed)} on its visitor and tunnel ports during a 64 MiB ${what} transfer; a direct path must leave it far below 1 MiB`);
+export function assertRelayIdle(relayed: Relayed, what: string): void {
+  assert.ok(relayed.ip < MiB, `the relay carried ${kib(relayed.ip)} on its visitor and tunnel ports during a 64 MiB ${what} transfer; a direct path must leave it far below 1 MiB`);
+  if (relayed.own !== undefined) assert.ok(relayed.own < MiB, `the relay's own tun_bytes_total grew by ${kib(relayed.own)} during a 64 MiB ${what} transfer; a direct path must leave it far below 1 MiB`);
 }
 
 /** Stops the visitor and returns its final `streams by path` counts (required at exit by the contract). */

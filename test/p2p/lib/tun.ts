@@ -4,6 +4,7 @@
  * it, and visitors with an app agent next to each (the agent dials the visitor's local port).
  * Visitor logs are read for the P2P contract's lines: `path: KIND ...` and `streams by path: ...`.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { CLI } from '../../helpers/paths.js';
 import { KeyDir, type TestKey } from '../../helpers/keys.js';
@@ -129,10 +130,31 @@ export class TunNet {
   async startRelay(args: string[] = [], env: Record<string, string> = {}): Promise<NsProc> {
     const authorized = this.keys.list('clients.list', [this.clientKey.line]);
     const full = [CLI(), 'server', '--key', this.relayKey.key, '--authorized', authorized, '--bind', RELAY_IP, '--control-port', String(PORTS.control), '--visitor-port', String(PORTS.visitor), '--tunnel-port', String(PORTS.tunnel), ...args];
+    if (relayHasMetrics()) full.push('--metrics', '127.0.0.1:0');
     this.relay = this.#track(new NsProc(this.topo.publicNs, process.execPath, full, env, 'relay'));
     await this.relay.waitFor(/tun server ready/);
     this.counters = new RelayCounters(this.topo, PORTS);
+    const m = /metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(this.relay.output);
+    if (m) {
+      this.#metricsPort = Number(m[1]);
+      this.#relayAgent = await Agent.start(this.topo.publicNs, 'metrics');
+      const agent = this.#relayAgent;
+      this.#stops.push(() => agent.stop());
+    }
     return this.relay;
+  }
+
+  #metricsPort = 0;
+  #relayAgent?: Agent;
+
+  /** The relay's own count of bytes it relayed (sum of tun_bytes_total), when it serves metrics. */
+  async relayReported(): Promise<number | undefined> {
+    if (!this.#relayAgent) return undefined;
+    const r = await this.#relayAgent.call<{ id: number; status: number; body: string }>('http-get', { host: '127.0.0.1', port: this.#metricsPort, path: '/metrics' });
+    if (r.status !== 200) throw new Error(`relay /metrics answered ${r.status}`);
+    let sum = 0;
+    for (const m of r.body.matchAll(/^tun_bytes_total(?:\{[^}]*\})? (\S+)$/gm)) sum += Number(m[1]);
+    return sum;
   }
 
   /** Starts the service agent and `tun client` on host `hostName`. */
@@ -171,6 +193,13 @@ export class TunNet {
     for (const s of this.#stops.splice(0).reverse()) await s().catch(() => {});
     this.keys.remove();
   }
+}
+
+let metricsFlag: boolean | undefined;
+/** Whether this build's relay has --metrics (its own byte counters; added by the observability work). */
+function relayHasMetrics(): boolean {
+  metricsFlag ??= spawnSync(process.execPath, [CLI(), 'server', '--help'], { encoding: 'utf8' }).stdout.includes('--metrics ');
+  return metricsFlag;
 }
 
 export function median(xs: number[]): number {
