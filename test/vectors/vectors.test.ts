@@ -35,9 +35,16 @@ test('every vector file in the folder passes with the chosen backends', () => {
   }
 });
 
+test('sodium-native loads where its package ships a prebuilt binary (linux x64), so the default backend is the native one', (t) => {
+  if (`${process.platform}-${process.arch}` !== 'linux-x64' || process.env.TUN_NO_NATIVE === '1') return t.skip(`not checked on ${process.platform}-${process.arch}`);
+  assert.ok(CIPHERS.nativeChaChaPoly, 'sodium-native did not load: run npm ci (it is an optional dependency)');
+});
+
 for (const [label, cipher, hash] of [
   ['libsodium ChaChaPoly only, node:crypto BLAKE2b', CIPHERS.sodiumChaChaPoly, HASHES.node.BLAKE2b],
   ['node:crypto ChaChaPoly only, libsodium BLAKE2b', CIPHERS.node.ChaChaPoly, HASHES.sodiumBlake2b],
+  ['libsodium-wrappers/node:crypto hybrid ChaChaPoly, libsodium BLAKE2b', CIPHERS.hybridChaChaPoly, HASHES.sodiumBlake2b],
+  ...(CIPHERS.nativeChaChaPoly ? [['sodium-native ChaChaPoly only, libsodium BLAKE2b', CIPHERS.nativeChaChaPoly, HASHES.sodiumBlake2b] as const] : []),
 ] as const) {
   test(`the same vectors pass with each backend alone (${label})`, () => {
     const outcomes = runFolder(loadVectorFolder(dir), overrideBackend(label, { ChaChaPoly: cipher }, { BLAKE2b: hash }));

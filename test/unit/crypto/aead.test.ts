@@ -6,7 +6,7 @@ import { CipherState } from '../../../src/noise/index.js';
 
 before(initCrypto);
 
-const ciphers: CipherFn[] = [CIPHERS.hybridChaChaPoly, CIPHERS.node.ChaChaPoly, CIPHERS.node.AESGCM, CIPHERS.sodiumChaChaPoly];
+const ciphers: CipherFn[] = [CIPHERS.hybridChaChaPoly, CIPHERS.node.ChaChaPoly, CIPHERS.node.AESGCM, CIPHERS.sodiumChaChaPoly, ...(CIPHERS.nativeChaChaPoly ? [CIPHERS.nativeChaChaPoly] : [])];
 
 it('encryptv over any split of the plaintext gives exactly ENCRYPT of the whole, for every backend', () => {
   for (const c of ciphers) {
@@ -20,6 +20,10 @@ it('encryptv over any split of the plaintext gives exactly ENCRYPT of the whole,
       const whole = c.encrypt(key, n, ad, pt);
       assert.deepEqual(Buffer.concat(c.encryptv(key, n, ad, parts)), whole, `${c.backend} ${size} bytes cut at ${cut}`);
       assert.deepEqual(c.decrypt(key, n, ad, whole), pt);
+      if (c.name === 'ChaChaPoly') assert.deepEqual(c.decrypt(key, n, ad, CIPHERS.node.ChaChaPoly.encrypt(key, n, ad, pt)), pt, `${c.backend} reads node:crypto's ciphertext`);
+      const bad = Buffer.from(whole);
+      bad[randomInt(0, bad.length)]! ^= 1 << randomInt(0, 8);
+      assert.throws(() => c.decrypt(key, n, ad, bad), { code: 'DECRYPT_FAILED' }, `${c.backend} rejects a flipped bit`);
     }
   }
 });
