@@ -10,6 +10,8 @@ export interface StdioFlags extends LogFlags {
   server: string;
   pubkey: string;
   key: string;
+  metrics?: string;
+  admin?: string;
 }
 
 /**
@@ -18,6 +20,7 @@ export interface StdioFlags extends LogFlags {
  * terminal running `ssh` through it shows nothing of tun unless something goes wrong.
  */
 export async function runStdioVisit(o: StdioFlags, service: string): Promise<void> {
+  if (o.metrics !== undefined || o.admin !== undefined) throw new TunError('CONFIG_INVALID', `--${o.metrics !== undefined ? 'metrics' : 'admin'} does not go with --stdio`, 'a --stdio visit lives as long as one stream; watch a long-running tun visit --listen, or the client and relay, instead');
   const log = roleLogger('visit', { logLevel: o.logLevel ?? (process.env.TUN_LOG ? undefined : 'error'), logFormat: o.logFormat });
   const onSignal = (): never => process.exit(EXIT.FAILED);
   process.once('SIGINT', onSignal);

@@ -128,5 +128,8 @@ describe('tun visit --stdio (real CLI processes)', () => {
     const two = await runStdio([...visit(), '--service', 'echo', '--service', 'talker'], Buffer.alloc(0));
     assert.equal(two.code, 1);
     assert.match(two.stderr, /give exactly one --service \(got 2\)/);
+    const metrics = await runStdio([...visit(), '--service', 'echo', '--metrics', '127.0.0.1:0'], Buffer.alloc(0));
+    assert.equal(metrics.code, 1);
+    assert.match(metrics.stderr, /--metrics does not go with --stdio/);
   });
 });
