@@ -21,6 +21,12 @@ export interface CipherFn {
    * ciphertext: the hot path writes them to a socket as they are, with no copy into one buffer.
    */
   encryptv(key: Uint8Array, n: number, ad: Uint8Array, parts: Uint8Array[]): Buffer[];
+  /**
+   * DECRYPT into the ciphertext's own bytes, returning the plaintext as a view of them (no new
+   * buffer), for a caller that owns `ciphertext` and never reads it again. On failure its bytes are
+   * garbage (wiped where possible) and DECRYPT_FAILED is thrown.
+   */
+  decryptInPlace?(key: Uint8Array, n: number, ad: Uint8Array, ciphertext: Buffer): Buffer;
 }
 
 function concatParts(parts: Uint8Array[]): Buffer {
@@ -160,6 +166,17 @@ function nativeChaChaPoly(lib: SodiumNative): CipherFn {
         lib.crypto_aead_chacha20poly1305_ietf_decrypt(out, null, ciphertext, ad.length ? ad : null, setNativeNonce(n), key);
       } catch (err) {
         out.fill(0);
+        throw decryptFailed(err);
+      }
+      return out;
+    },
+    decryptInPlace(key, n, ad, ciphertext) {
+      if (ciphertext.length < NOISE_TAG_LEN) throw decryptFailed();
+      const out = ciphertext.subarray(0, ciphertext.length - NOISE_TAG_LEN);
+      try {
+        lib.crypto_aead_chacha20poly1305_ietf_decrypt(out, null, ciphertext, ad.length ? ad : null, setNativeNonce(n), key);
+      } catch (err) {
+        ciphertext.fill(0);
         throw decryptFailed(err);
       }
       return out;

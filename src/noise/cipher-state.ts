@@ -73,6 +73,21 @@ export class CipherState {
     return out;
   }
 
+  /**
+   * DecryptWithAd into `ciphertext` itself when the cipher can (no new buffer): for a caller that
+   * owns those bytes and never reads them again. Otherwise as decryptWithAd.
+   */
+  decryptInPlaceWithAd(ad: Uint8Array, ciphertext: Buffer): Buffer {
+    if (!this.#k || !this.#cipher.decryptInPlace) return this.decryptWithAd(ad, ciphertext);
+    this.#checkNonce();
+    if (ciphertext.length > NOISE_MAX_MESSAGE) {
+      throw new TunError('MESSAGE_TOO_LARGE', `Noise message of ${ciphertext.length} bytes exceeds the limit of ${NOISE_MAX_MESSAGE}`);
+    }
+    const out = this.#cipher.decryptInPlace(this.#k, this.#n, ad, ciphertext);
+    this.#n++;
+    return out;
+  }
+
   /** Rekey(): k = first 32 bytes of ENCRYPT(k, 2^64-1, "", 32 zero bytes) (spec section 4.2). */
   rekey(): void {
     if (!this.#k) throw new TunError('HANDSHAKE_STATE', 'rekey() on a CipherState that has no key');

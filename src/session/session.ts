@@ -142,7 +142,8 @@ export class Session {
     if (this.mux.closed) return;
     let plain: Buffer;
     try {
-      plain = this.#receive.decryptWithAd(EMPTY, ct);
+      // The frame is ours alone (a view of a read chunk or the reader's own copy): decrypt in place.
+      plain = this.#receive.decryptInPlaceWithAd(EMPTY, ct);
     } catch (err) {
       const e = asTunError(err, 'DECRYPT_FAILED', 'decryption failed');
       this.mux.abort(new TunError(e.code === 'DECRYPT_FAILED' ? 'DECRYPT_FAILED' : e.code, e.code === 'DECRYPT_FAILED' ? 'a session message failed authentication: it was altered, replayed or reordered on the way (relay or network)' : e.message));

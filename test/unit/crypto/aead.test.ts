@@ -21,9 +21,11 @@ it('encryptv over any split of the plaintext gives exactly ENCRYPT of the whole,
       assert.deepEqual(Buffer.concat(c.encryptv(key, n, ad, parts)), whole, `${c.backend} ${size} bytes cut at ${cut}`);
       assert.deepEqual(c.decrypt(key, n, ad, whole), pt);
       if (c.name === 'ChaChaPoly') assert.deepEqual(c.decrypt(key, n, ad, CIPHERS.node.ChaChaPoly.encrypt(key, n, ad, pt)), pt, `${c.backend} reads node:crypto's ciphertext`);
+      if (c.decryptInPlace) assert.deepEqual(c.decryptInPlace(key, n, ad, Buffer.from(whole)), pt, `${c.backend} decrypts in place`);
       const bad = Buffer.from(whole);
       bad[randomInt(0, bad.length)]! ^= 1 << randomInt(0, 8);
       assert.throws(() => c.decrypt(key, n, ad, bad), { code: 'DECRYPT_FAILED' }, `${c.backend} rejects a flipped bit`);
+      if (c.decryptInPlace) assert.throws(() => c.decryptInPlace!(key, n, ad, Buffer.from(bad)), { code: 'DECRYPT_FAILED' }, `${c.backend} rejects a flipped bit in place`);
     }
   }
 });
