@@ -69,7 +69,7 @@ export async function serveSession(c: SessionContext): Promise<void> {
     limits: c.limits,
     confirmWithinMs: c.timeouts.pairingMs,
     onConfirmed: () => {
-      observed = c.observer?.session({ peer: 'visitor', path: c.path ?? 'relay', fingerprint: vfp, name: answer.entry.name || undefined });
+      observed = c.observer?.session({ peer: 'visitor', path: c.path ?? 'relay', fingerprint: vfp, name: answer.entry.name || undefined }, session);
       c.confirmed();
       c.log.info(`session from ${who} open`);
     },

@@ -82,6 +82,8 @@ export class Observer {
   identity: string | undefined;
   sources: Sources = {};
   readonly #sessions = new Set<ObservedSession>();
+  /** The role's own session objects -> their records, so a stream finds its session's path. */
+  readonly #byOwner = new WeakMap<object, ObservedSession>();
   readonly #streams = new Set<StreamRecord>();
   /** Per service+path: streams open now, streams ever opened, bytes of the streams that ended. */
   readonly #rows = new Map<string, StreamRow>();
@@ -93,7 +95,8 @@ export class Observer {
     this.role = role;
   }
 
-  session(info: SessionInfo): ObservedSession {
+  /** A session opened; `owner` (the role's session object) lets streams find it with observed(). */
+  session(info: SessionInfo, owner?: object): ObservedSession {
     let ended = false;
     const s: ObservedSession = {
       info,
@@ -106,7 +109,13 @@ export class Observer {
       },
     };
     this.#sessions.add(s);
+    if (owner) this.#byOwner.set(owner, s);
     return s;
+  }
+
+  /** The record of a session registered with its owner object, if any. */
+  observed(owner: object): ObservedSession | undefined {
+    return this.#byOwner.get(owner);
   }
 
   /**

@@ -13,7 +13,7 @@ import { fingerprint } from '../identity/keys.js';
 import type { Logger } from '../log.js';
 import { Backoff, sleep } from '../net/backoff.js';
 import { FrameReader } from '../net/frame-reader.js';
-import { Observer, type ObservedSession } from '../observe/observer.js';
+import { Observer } from '../observe/observer.js';
 import { boundPort, closeServer, dial, formatHostPort, listen, reset, type HostPort } from '../net/socket.js';
 import { HANDSHAKE_MAX_FRAME, HINTS, openSession } from '../session/handshake.js';
 import type { MuxLimits, StreamEnd } from '../session/mux.js';
@@ -58,7 +58,6 @@ export class Visitor {
   #waiting: Waiting[] = [];
   #session: Session | undefined;
   readonly #obs: Observer;
-  #observed: ObservedSession | undefined;
   #wake: (() => void) | undefined;
   #running: Promise<void> | undefined;
   readonly #cfp: string;
@@ -147,7 +146,9 @@ export class Visitor {
       this.#streamEnded(service, end);
       onEnd?.(end);
     });
-    if (!done) counted = this.#obs.stream(service, 'relay', () => ({ toService: app.bytesRead, toVisitor: app.bytesWritten }), this.#observed);
+    // The stream is counted on the path of the session it went to (registered with it as owner).
+    const observed = this.#obs.observed(session);
+    if (!done) counted = this.#obs.stream(service, observed?.info.path ?? 'relay', () => ({ toService: app.bytesRead, toVisitor: app.bytesWritten }), observed);
   }
 
   #streamEnded(service: string, end: StreamEnd): void {
@@ -221,7 +222,7 @@ export class Visitor {
     this.stats.sessions++;
     if (this.stats.sessions > 1) this.#obs.reconnected();
     this.#session = session;
-    const observed = (this.#observed = this.#obs.session({ peer: 'client', path: 'relay', fingerprint: this.#cfp }));
+    const observed = this.#obs.session({ peer: 'client', path: 'relay', fingerprint: this.#cfp }, session);
     this.#log.info(`session to client ${this.#cfp} open (via relay ${formatHostPort(this.#o.server)})`);
     // Confirm the session to the client at once: it opens nothing before an authenticated message.
     session.mux.ping();
@@ -230,7 +231,6 @@ export class Visitor {
     for (const w of waiting) if (!w.app.destroyed) this.#openStream(session, w.app, w.service, w.onEnd);
     return session.ended.then((reason) => {
       observed.end();
-      if (this.#observed === observed) this.#observed = undefined;
       if (this.#session === session) this.#session = undefined;
       if (!this.#stop.signal.aborted) throw new TunError(reason.code, `session lost: ${reason.message}`);
     });
