@@ -2,7 +2,8 @@
  * The local admin socket: a Unix socket, mode 0600 (only the daemon's user, and root, can connect),
  * that answers one small request per connection. `status\n` gets the role's live state as one JSON
  * line; anything else gets `{"error": ...}`. Bounded: a request is at most REQUEST_MAX bytes and
- * must arrive within REQUEST_MS, and the answer is the whole exchange. It never carries a secret.
+ * must arrive within REQUEST_MS, the answer ends the exchange, and nothing lasts past ANSWER_MS.
+ * It never carries a secret.
  */
 import { chmodSync, lstatSync, mkdirSync, unlinkSync, type Stats } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -12,6 +13,8 @@ import type { Status } from './observer.js';
 
 const REQUEST_MAX = 256;
 const REQUEST_MS = 2000;
+/** The whole exchange, answer included, ends within this. */
+const ANSWER_MS = 10_000;
 /** The most a status answer may be (a relay with very many sessions lists only some, see Observer). */
 export const ANSWER_MAX = 4 * 1024 * 1024;
 const MAX_CONNECTIONS = 8;
@@ -105,16 +108,24 @@ function adminError(path: string, what: string, hint: string): TunError {
 
 function answer(socket: Socket, status: () => Status): void {
   socket.on('error', () => {});
-  socket.setTimeout(REQUEST_MS, () => socket.destroy());
+  // Absolute deadlines, not idle ones: a peer sending a byte now and then cannot hold a connection.
+  const deadline = setTimeout(() => socket.destroy(), REQUEST_MS);
+  const cutoff = setTimeout(() => socket.destroy(), ANSWER_MS);
+  socket.once('close', () => {
+    clearTimeout(deadline);
+    clearTimeout(cutoff);
+  });
   let got = '';
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => {
     got += chunk;
     const end = got.indexOf('\n');
     if (end < 0) {
-      if (got.length > REQUEST_MAX) reply(socket, { error: `request longer than ${REQUEST_MAX} bytes` });
-      return;
+      if (got.length <= REQUEST_MAX) return;
+      clearTimeout(deadline);
+      return reply(socket, { error: `request longer than ${REQUEST_MAX} bytes` });
     }
+    clearTimeout(deadline);
     const request = got.slice(0, end).trim();
     if (request === 'status') reply(socket, status());
     else reply(socket, { error: `unknown request "${printable(request)}"; this socket answers "status"` });

@@ -226,6 +226,14 @@ describe('tun status (real CLI processes)', () => {
     const silent = await raw(sock.client, undefined);
     assert.equal(silent.text, '');
     assert.ok(silent.closedAfterMs >= 1000, `closed a silent connection after ${silent.closedAfterMs} ms (the limit is 2 s)`);
+    const trickle = connect({ path: sock.client });
+    trickle.on('error', () => {});
+    const started = Date.now();
+    const drip = setInterval(() => trickle.write('s'), 200);
+    await new Promise((resolve) => trickle.once('close', resolve));
+    clearInterval(drip);
+    const lasted = Date.now() - started;
+    assert.ok(lasted < 6000, `a request trickled a byte at a time is cut at its deadline (2 s), not kept alive (closed after ${lasted} ms)`);
     const ok = await raw(sock.client, Buffer.from('status\n'));
     assert.equal(JSON.parse(ok.text).role, 'client');
   });
