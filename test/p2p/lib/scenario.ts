@@ -27,7 +27,7 @@ export async function bigUpload(net: TunNet, v: Visitor, scenario: string, what:
   const up = await v.upload(BIG);
   const after = net.counters.read();
   const own1 = await net.relayReported();
-  assert.equal(up.how, 'end', `64 MiB upload ${what} ended by ${up.how} ${up.error ?? ''}`);
+  assert.equal(up.how, 'end', `64 MiB upload ${what} ended by ${up.how} ${up.error ?? ''}; the visitor's log ends:\n${tail(v)}`);
   assert.equal(up.got, up.sent, `64 MiB upload ${what}: the service's sha256 must equal what was sent`);
   const relayed = { ip: RelayCounters.streamBytes(before, after), own: own0 === undefined || own1 === undefined ? undefined : own1 - own0 };
   figure(scenario, `64 MiB ${what}: sha256 intact, ${(up.ms / 1000).toFixed(2)} s (${mbps(BIG, up.ms).toFixed(0)} MB/s); ${RelayCounters.describe(before, after)}${ownText(relayed)}`);
@@ -38,6 +38,10 @@ export async function bigUpload(net: TunNet, v: Visitor, scenario: string, what:
 export interface Relayed {
   ip: number;
   own: number | undefined;
+}
+
+function tail(v: Visitor): string {
+  return v.proc.output.split('\n').slice(-12).join('\n');
 }
 
 function ownText(r: Relayed): string {
@@ -51,7 +55,7 @@ export async function bigDownload(net: TunNet, v: Visitor, scenario: string, wha
   const d = await v.download(BIG);
   const after = net.counters.read();
   const own1 = await net.relayReported();
-  assert.equal(d.how, 'end', `64 MiB download ${what} ended by ${d.how} ${d.error ?? ''}`);
+  assert.equal(d.how, 'end', `64 MiB download ${what} ended by ${d.how} ${d.error ?? ''}; the visitor's log ends:\n${tail(v)}`);
   assert.equal(d.bytes, BIG, `64 MiB download ${what}: byte count`);
   assert.equal(d.got, d.expected, `64 MiB download ${what}: sha256 must equal the generator's`);
   const relayed = { ip: RelayCounters.streamBytes(before, after), own: own0 === undefined || own1 === undefined ? undefined : own1 - own0 };
