@@ -67,7 +67,7 @@ export function buildRegistry(obs: Observer): Registry {
   });
 
   new Gauge({
-    name: 'tun_pending_joins', help: 'Streams or sessions waiting to be joined (relay: visitors waiting for their client; client: joins being set up)', registers,
+    name: 'tun_pending_joins', help: 'Streams or sessions waiting to be joined (relay: visitors waiting for their client; client: joins being set up; visitor: application connections waiting for the session)', registers,
     collect() {
       this.set(obs.sources.pendingJoins?.() ?? 0);
     },
