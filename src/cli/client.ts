@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { Client, type ServiceSpec } from '../client/client.js';
 import { proxyVersionFlag } from './proxy-flag.js';
+import { clientSettings } from '../config/client-config.js';
+import { watchClient } from '../config/live.js';
 import { TunError } from '../errors.js';
-import { KeyList } from '../identity/key-list.js';
 import { Observer } from '../observe/observer.js';
 import { parseHostPort, parseLocalAddress } from '../net/socket.js';
 import { SERVICE_NAME } from '../wire/index.js';
@@ -10,9 +11,10 @@ import { loadKeyPair, logFormatOption, logLevelOption, loadPublicKey, parsePort,
 import { startObserving, withObserveOptions, type ObserveFlags } from './observe.js';
 
 interface ClientOpts extends ObserveFlags {
-  server: string;
-  pubkey: string;
-  key: string;
+  config?: string;
+  server?: string;
+  pubkey?: string;
+  key?: string;
   allow?: string;
   logLevel?: string;
 }
@@ -58,33 +60,39 @@ export function registerClient(program: Command): void {
   const cmd = program
     .command('client')
     .description('connect to a relay and offer local services to the visitors you allow')
-    .requiredOption('--server <host[:port]>', 'relay control address (default port 8009)')
-    .requiredOption('--pubkey <file>', "the relay's .pub file: the only relay key this client accepts")
-    .requiredOption('--key <file>', "this client's private key")
+    .option('--config <file>', 'a TOML config file (docs/config.md); flags win over its keys, and --service flags replace its [[service]] list')
+    .option('--server <host[:port]>', 'relay control address (default port 8009)')
+    .option('--pubkey <file>', "the relay's .pub file: the only relay key this client accepts")
+    .option('--key <file>', "this client's private key")
     .option('--service <name>', 'a service name visitors ask for (repeatable)', wrap(flags.service))
     .option('--local <host:port>', 'where the service before it listens: HOST:PORT, or PORT for 127.0.0.1', wrap(flags.local))
     .option('--public-port <port>', 'also publish the service before it on this relay port as plain TCP (needs relay --public and a permitlisten grant; the relay sees that traffic)', wrap(flags.publicPort))
     .option('--proxy-protocol <v1|v2>', 'send the service before it a PROXY protocol header (v1 text or v2 binary) with the address the relay saw', wrap(flags.proxyProtocol))
-    .option('--allow <file>', 'visitor public keys allowed to connect, one .pub line each (without it no visitor is allowed)')
+    .option('--allow <file>', 'visitor public keys allowed to connect, one .pub line each (without it no visitor is allowed; reloaded on change and on SIGHUP)')
     .addOption(logLevelOption()).addOption(logFormatOption());
   withObserveOptions(cmd)
-    .action((o: ClientOpts) =>
+    .action((given: ClientOpts, command: Command) =>
       runDaemon(async () => {
+        const flagServices = flags.specs.length ? flags.finish() : [];
+        const settings = clientSettings(given, command, flagServices);
+        const o = settings.opts;
         const log = roleLogger('client', o);
-        const services = flags.finish();
-        const allow = o.allow ? KeyList.load(o.allow) : undefined;
-        if (!allow && services.some((s) => s.publicPort === undefined)) log.warn('no --allow list: every visitor will be refused (give --allow visitors.list with their .pub lines)');
+        if (settings.overridden.length) log.info(`command-line flags override ${given.config} keys: ${settings.overridden.join(', ')}`);
+        const services: ServiceSpec[] = settings.services.map((s) => ({ ...s }));
+        if (!settings.access.union && services.some((s) => s.publicPort === undefined)) log.warn('no --allow list: every visitor will be refused (give --allow visitors.list with their .pub lines)');
         const observer = new Observer('client');
         const client = new Client({
-          server: parseHostPort(o.server, 8009, '--server'),
-          relayKey: loadPublicKey(o.pubkey),
-          key: loadKeyPair(o.key),
+          server: parseHostPort(o.server!, 8009, '--server'),
+          relayKey: loadPublicKey(o.pubkey!),
+          key: loadKeyPair(o.key!),
           services,
-          allow,
+          allow: settings.access.union,
+          access: settings.access,
           log,
           observer,
         });
         const stopObserving = await startObserving(observer, o, log);
+        const reloader = watchClient(given, command, flagServices, settings, client, log);
         const running = client.run();
         await Promise.race([client.online, running]).catch(async (err: unknown) => {
           await stopObserving();
@@ -93,6 +101,7 @@ export function registerClient(program: Command): void {
         return {
           ready: `tun client ready: ${services.map((s) => s.name).join(', ')}`, ended: running, log,
           stop: async () => {
+            reloader.stop();
             client.stop();
             await running.finally(stopObserving);
           },

@@ -1,15 +1,17 @@
 import type { Command } from 'commander';
 import { TunError, printable } from '../errors.js';
+import { watchServer } from '../config/live.js';
+import { serverSettings } from '../config/relay-config.js';
 import { fingerprint } from '../identity/keys.js';
-import { KeyList } from '../identity/key-list.js';
 import { Observer } from '../observe/observer.js';
 import { Relay } from '../relay/relay.js';
 import { loadKeyPair, logFormatOption, logLevelOption, parsePort, roleLogger, runDaemon } from './common.js';
 import { startObserving, withObserveOptions, type ObserveFlags } from './observe.js';
 
 interface ServerOpts extends ObserveFlags {
-  key: string;
-  authorized: string;
+  config?: string;
+  key?: string;
+  authorized?: string;
   bind: string;
   controlPort: string;
   visitorPort: string;
@@ -24,8 +26,9 @@ export function registerServer(program: Command): void {
   const cmd = program
     .command('server')
     .description('run the relay: authenticates clients and joins visitors to their streams without being able to read them')
-    .requiredOption('--key <file>', "the relay's private key (tun keygen --out keys/relay)")
-    .requiredOption('--authorized <file>', 'client public keys allowed to connect, one .pub line each')
+    .option('--config <file>', 'a TOML config file (docs/config.md); flags given on the command line win over its keys')
+    .option('--key <file>', "the relay's private key (tun keygen --out keys/relay)")
+    .option('--authorized <file>', 'client public keys allowed to connect, one .pub line each (reloaded on change and on SIGHUP)')
     .option('--bind <host>', 'address to listen on', '0.0.0.0')
     .option('--control-port <port>', 'port for client control connections', '8009')
     .option('--visitor-port <port>', 'port for visitors', '8007')
@@ -35,14 +38,17 @@ export function registerServer(program: Command): void {
     .addOption(logLevelOption())
     .addOption(logFormatOption());
   withObserveOptions(cmd)
-    .action((o: ServerOpts) =>
+    .action((flags: ServerOpts, command: Command) =>
       runDaemon(async () => {
+        const settings = serverSettings(flags, command);
+        const o = settings.opts;
         const log = roleLogger('relay', o);
+        if (settings.overridden.length) log.info(`command-line flags override ${flags.config} keys: ${settings.overridden.join(', ')}`);
         const observer = new Observer('relay');
         const stopObserving = await startObserving(observer, o, log);
         const relay = new Relay({
-          key: loadKeyPair(o.key),
-          authorized: KeyList.load(o.authorized),
+          key: loadKeyPair(o.key!),
+          authorized: settings.authorized,
           bind: o.bind,
           controlPort: parsePort(o.controlPort, '--control-port'),
           visitorPort: parsePort(o.visitorPort, '--visitor-port'),
@@ -56,10 +62,14 @@ export function registerServer(program: Command): void {
           await stopObserving();
           throw err;
         });
+        const reloader = watchServer(flags, command, settings, relay, log);
         const p = relay.ports;
         return {
           ready: `tun server ready: relay ${fingerprint(relay.publicKey)} control ${p.control} visitor ${p.visitor} tunnel ${p.tunnel}`,
-          stop: () => relay.stop().finally(stopObserving),
+          stop: () => {
+            reloader.stop();
+            return relay.stop().finally(stopObserving);
+          },
           // A lost listener is the relay's end.
           ended: relay.ended,
           log,

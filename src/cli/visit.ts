@@ -1,17 +1,20 @@
 import type { Command } from 'commander';
+import { visitHangup } from '../config/live.js';
+import { visitSettings } from '../config/visit-config.js';
 import { TunError } from '../errors.js';
 import { parseHostPort, parseLocalAddress, type HostPort } from '../net/socket.js';
 import { Observer } from '../observe/observer.js';
 import { Visitor, type VisitedService } from '../visitor/visitor.js';
 import { SERVICE_NAME } from '../wire/index.js';
-import { runStdioVisit, stdioService } from './visit-stdio.js';
+import { runStdioVisit, stdioService, type StdioFlags } from './visit-stdio.js';
 import { loadKeyPair, logFormatOption, logLevelOption, loadPublicKey, roleLogger, runDaemon } from './common.js';
 import { startObserving, withObserveOptions, type ObserveFlags } from './observe.js';
 
 interface VisitOpts extends ObserveFlags {
-  server: string;
-  pubkey: string;
-  key: string;
+  config?: string;
+  server?: string;
+  pubkey?: string;
+  key?: string;
   logLevel?: string;
   logFormat?: string;
   stdio?: boolean;
@@ -28,6 +31,9 @@ class VisitFlags {
   listen = (addr: string): void => {
     this.#listens.push(parseLocalAddress(addr, '--listen'));
   };
+  get count(): number {
+    return this.#names.length;
+  }
   finish(): VisitedService[] {
     if (this.#names.length === 0) throw new TunError('CONFIG_INVALID', 'no service given', 'add --service NAME --listen HOST:PORT');
     if (this.#names.length !== this.#listens.length) throw new TunError('CONFIG_INVALID', `${this.#names.length} --service but ${this.#listens.length} --listen`, 'give each --service its own --listen HOST:PORT');
@@ -47,24 +53,29 @@ export function registerVisit(program: Command): void {
   const cmd = program
     .command('visit')
     .description("reach a client's services: one end-to-end encrypted session through the relay carries every local connection")
-    .requiredOption('--server <host[:port]>', 'relay visitor address (default port 8007)')
-    .requiredOption('--pubkey <file>', "the client's .pub file: the only key that may answer")
-    .requiredOption('--key <file>', "this visitor's private key")
+    .option('--config <file>', 'a TOML config file (docs/config.md); flags win over its keys, and --service flags replace its [[service]] list')
+    .option('--server <host[:port]>', 'relay visitor address (default port 8007)')
+    .option('--pubkey <file>', "the client's .pub file: the only key that may answer")
+    .option('--key <file>', "this visitor's private key")
     .option('--service <name>', 'a service of that client to reach (repeatable)', wrap(flags.service))
     .option('--listen <host:port>', 'local address for the service before it: HOST:PORT, or PORT for 127.0.0.1', wrap(flags.listen))
     .option('--stdio', 'carry one stream to the one --service over stdin/stdout instead of listening (ssh ProxyCommand)')
     .addOption(logLevelOption()).addOption(logFormatOption());
   withObserveOptions(cmd)
-    .action((o: VisitOpts) =>
-      o.stdio ? runStdioVisit(o, flags.stdio()) : runDaemon(async () => {
-        const services = flags.finish();
+    .action((given: VisitOpts, command: Command) => {
+      const settings = visitSettings(given, command, flags.count);
+      const o = settings.opts;
+      return o.stdio ? runStdioVisit(o as StdioFlags, flags.stdio()) : runDaemon(async () => {
+        const services = settings.services ?? flags.finish();
         const log = roleLogger('visit', o);
+        if (settings.overridden.length) log.info(`command-line flags override ${given.config} keys: ${settings.overridden.join(', ')}`);
+        visitHangup(log);
         const observer = new Observer('visit');
         const stopObserving = await startObserving(observer, o, log);
         const visitor = new Visitor({
-          server: parseHostPort(o.server, 8007, '--server'),
-          clientKey: loadPublicKey(o.pubkey),
-          key: loadKeyPair(o.key),
+          server: parseHostPort(o.server!, 8007, '--server'),
+          clientKey: loadPublicKey(o.pubkey!),
+          key: loadKeyPair(o.key!),
           services,
           log,
           observer,
@@ -74,6 +85,6 @@ export function registerVisit(program: Command): void {
           throw err;
         });
         return { ready: `tun visit ready: listening on port ${visitor.ports.join(', ')}`, stop: () => visitor.stop().finally(stopObserving), ended: visitor.ended, log };
-      }),
-    );
+      });
+    });
 }

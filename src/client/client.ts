@@ -9,6 +9,7 @@ import type { X25519KeyPair } from '../crypto/index.js';
 import { TunError, asTunError } from '../errors.js';
 import { fingerprint } from '../identity/keys.js';
 import type { KeyList } from '../identity/key-list.js';
+import { VisitorAccess } from '../identity/visitor-access.js';
 import type { Logger } from '../log.js';
 import { Backoff, sleep } from '../net/backoff.js';
 import { FrameReader } from '../net/frame-reader.js';
@@ -19,6 +20,7 @@ import { type ControlChannel, within, writeFrame } from '../stream/control-chann
 import { encodeMessage, expectMessage, joinProof, type Message, type MessageOf } from '../wire/index.js';
 import { joinRelay } from './control-handshake.js';
 import { proxyHeader, type ProxyVersion } from './proxy-protocol.js';
+import { SessionRegistry } from './reload.js';
 import { serveSession } from './session.js';
 import type { Session, RekeyLimits } from '../session/session.js';
 import type { MuxLimits } from '../session/mux.js';
@@ -37,6 +39,8 @@ export interface ClientOptions {
   key: X25519KeyPair;
   services: ServiceSpec[];
   allow: KeyList | undefined;
+  /** Per-service visitor lists (a config file); without it every service uses `allow`. */
+  access?: VisitorAccess;
   log: Logger;
   timeouts?: Partial<ClientTimeouts>;
   limits?: Partial<MuxLimits & RekeyLimits>;
@@ -75,6 +79,13 @@ export class Client {
   /** Tunnel and public-mode local sockets; a session owns its tunnel once it has one. */
   readonly #streams = new SocketSet();
   readonly #sessions = new Set<Session>();
+  /** Who each session's visitor is and which streams it has, for reloads. */
+  readonly #registry = new SessionRegistry();
+  #access: VisitorAccess;
+  /** Services the relay refused to register (not granted to this key): not served. */
+  #notGranted = new Set<string>();
+  /** Set by reload() when the services changed: the next control session starts at once. */
+  #reregister = false;
   #settingUp = 0;
   readonly #obs: Observer;
   #onlineOnce: (() => void) | undefined;
@@ -85,6 +96,7 @@ export class Client {
     this.#o = options;
     this.#log = options.log;
     this.#t = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.#access = options.access ?? new VisitorAccess(options.allow);
     this.online = new Promise((resolve) => (this.#onlineOnce = resolve));
     this.#obs = options.observer ?? new Observer('client');
     this.#obs.identity = fingerprint(options.key.publicKey);
@@ -100,6 +112,10 @@ export class Client {
       } catch (err) {
         const e = asTunError(err, 'STREAM_TRUNCATED', 'control session failed');
         if (this.#stop.signal.aborted) break;
+        if (this.#reregister) {
+          this.#reregister = false;
+          continue;
+        }
         // A relay that proved it refuses our key or our version will not change its mind by
         // retrying: stop and say so (a supervisor restarting us will show the same message).
         if (FATAL.has(e.code)) throw e;
@@ -117,6 +133,25 @@ export class Client {
       this.#log.info(`reconnecting to ${formatHostPort(this.#o.server)} in ${(wait / 1000).toFixed(1)} s`);
       await sleep(wait, this.#stop.signal);
     }
+  }
+
+  /**
+   * New services and visitor lists (a reload). Sessions and streams they no longer allow are closed
+   * at once; everything else runs on. When the set of services (names or public ports) changed,
+   * the control session is replaced so the relay registers the new set; streams do not depend on
+   * it. Returns what was closed.
+   */
+  reload(next: { services: ServiceSpec[]; access: VisitorAccess }): { sessions: number; streams: number; reregistered: boolean } {
+    const sig = (list: ServiceSpec[]): string => list.map((s) => `${s.name}:${s.publicPort ?? ''}`).sort().join(',');
+    const reregister = sig(this.#o.services) !== sig(next.services);
+    this.#o.services.splice(0, this.#o.services.length, ...next.services);
+    this.#access = next.access;
+    const closed = this.#registry.enforce(next.access, next.services.map((s) => s.name));
+    if (reregister && this.#channel) {
+      this.#reregister = true;
+      this.#channel.close(new TunError('SESSION_CLOSED', 'the services changed: registering them again'));
+    }
+    return { ...closed, reregistered: reregister };
   }
 
   stop(): void {
@@ -149,6 +184,7 @@ export class Client {
 
   #welcome(w: MessageOf<'Welcome'>): void {
     this.#backoff.reset();
+    this.#notGranted = new Set(w.services.filter((s) => !s.ok && s.code === 'service_not_granted').map((s) => s.name));
     for (const s of w.services) {
       if (s.ok) this.#log.info(`service ${s.name} registered${s.publicPort ? `; also public on relay port ${s.publicPort} (the relay sees its plaintext)` : ''}`);
       else this.#log.error(`service ${s.name} refused by the relay: ${s.code}${s.message ? `: ${s.message}` : ''}`);
@@ -181,6 +217,12 @@ export class Client {
         },
       );
     });
+  }
+
+  #refusal(visitor: Buffer, service: string): { code: string; message: string } | undefined {
+    if (this.#notGranted.has(service)) return { code: 'service_not_granted', message: `the relay does not grant this client the service name ${service}` };
+    if (!this.#access.allows(visitor, service)) return { code: 'visitor_not_allowed', message: `this visitor is not allowed to use service ${service}` };
+    return undefined;
   }
 
   async #open(channel: ControlChannel, open: MessageOf<'Open'>, tunnelPort: number): Promise<void> {
@@ -230,12 +272,15 @@ export class Client {
         return;
       }
       await serveSession({
-        tunnel, reader, services: this.#o.services, source: { src: open.src, dst: open.dst }, key: this.#o.key, allow: this.#o.allow, log: this.#log, timeouts: this.#t, limits: this.#o.limits, observer: this.#obs, path: 'relay',
+        tunnel, reader, services: this.#o.services, source: { src: open.src, dst: open.dst }, key: this.#o.key, allow: this.#access.union, log: this.#log, timeouts: this.#t, limits: this.#o.limits, observer: this.#obs, path: 'relay',
         confirmed: established,
-        track: (session) => {
+        track: (session, visitor) => {
           this.#sessions.add(session);
+          this.#registry.add(session, visitor);
           void session.ended.then(() => this.#sessions.delete(session));
         },
+        refusal: (visitor, service) => this.#refusal(visitor, service),
+        onStream: (session, stream, service) => this.#registry.stream(session, stream, service),
       });
     } catch (err) {
       const e = asTunError(err, 'PROTOCOL_VIOLATION', 'join failed');

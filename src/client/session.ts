@@ -37,11 +37,15 @@ export interface SessionContext {
   limits?: Partial<MuxLimits & RekeyLimits>;
   /** Called once the visitor has proved it is live (the session no longer counts as being set up). */
   confirmed: () => void;
-  /** Told of the session as soon as it exists (so a stopping client can close it). */
-  track: (session: Session) => void;
+  /** Told of the session as soon as it exists (so a stopping client can close it), with the visitor's key. */
+  track: (session: Session, visitor: Buffer) => void;
   /** Where sessions and streams are counted, and the path this session came by. */
   observer?: Observer;
   path?: PathLabel;
+  /** Why this visitor may not use this service (per-service allow lists, relay grants); undefined when it may. */
+  refusal?: (visitor: Buffer, service: string) => { code: string; message: string } | undefined;
+  /** Told of each stream attached to a local service (so a reload can close what it revokes). */
+  onStream?: (session: Session, stream: MuxStream, service: string) => void;
 }
 
 /** Answers and serves one session; resolves when it has ended. The session owns the tunnel from then on. */
@@ -73,9 +77,9 @@ export async function serveSession(c: SessionContext): Promise<void> {
       c.confirmed();
       c.log.info(`session from ${who} open`);
     },
-    onOpen: (stream, service) => void openLocal(c, stream, service, who, observed),
+    onOpen: (stream, service) => void openLocal(c, stream, service, who, observed, answer.visitor, session),
   });
-  c.track(session);
+  c.track(session, answer.visitor);
   const reason = await session.ended;
   observed?.end();
   if (!session.confirmed) c.observer?.handshakeFailed(reason.code);
@@ -103,11 +107,17 @@ async function paced<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function openLocal(c: SessionContext, stream: MuxStream, name: string, who: string, observed: ObservedSession | undefined): Promise<void> {
+async function openLocal(c: SessionContext, stream: MuxStream, name: string, who: string, observed: ObservedSession | undefined, visitor: Buffer, session: Session): Promise<void> {
   const service = c.services.find((s) => s.name === name);
   if (!service) {
     c.log.rateLimited('info', `unknown-${name}`, `${who} asked for unknown service ${name}`, 5000);
     stream.refuse('unknown_service', `no service named ${name} here`);
+    return;
+  }
+  const refused = c.refusal?.(visitor, name);
+  if (refused) {
+    c.log.rateLimited('info', `refused-${name}-${refused.code}`, `${who} -> ${name}: refused: ${refused.code}: ${refused.message}`, 5000);
+    stream.refuse(refused.code, refused.message);
     return;
   }
   let local: Socket;
@@ -126,4 +136,5 @@ async function openLocal(c: SessionContext, stream: MuxStream, name: string, who
   const sent = header?.length ?? 0;
   const ended = stream.done || !c.observer ? undefined : c.observer.stream(name, c.path ?? 'relay', () => ({ toService: local.bytesWritten - sent, toVisitor: local.bytesRead }), observed);
   stream.attach(local, ended);
+  c.onStream?.(session, stream, name);
 }

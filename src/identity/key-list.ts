@@ -2,7 +2,9 @@
  * Allow lists (authorized clients on the relay, allowed visitors on the client): one public key
  * per line exactly as in a .pub file, text after the key is a name; `#` lines and blank lines are
  * ignored. A line may start with options, ssh authorized_keys style, e.g.
- * `permitlisten=8080,permitlisten=9000 tun-x25519 AAAA... laptop`.
+ * `permitlisten=8080,permitlisten=9000 tun-x25519 AAAA... laptop`. On the relay's list,
+ * `permitlisten=PORT` grants a public port and `permitservice=NAME` limits the service names the
+ * key may register (without any permitservice option, every name).
  */
 import { ctEqual } from '../crypto/ct.js';
 import { TunError, printable } from '../errors.js';
@@ -25,12 +27,13 @@ const LIST_FILE: FileKind = {
   malformed: 'LIST_MALFORMED',
   expected: `a text file with one .pub line ("${PUBLIC_KEY_TYPE} <base64> [name]") per allowed key`,
 };
-const KNOWN_OPTIONS = new Set(['permitlisten']);
+const KNOWN_OPTIONS = new Set(['permitlisten', 'permitservice']);
 
 export class KeyList {
   readonly entries: readonly KeyListEntry[];
   readonly source: string;
 
+  /** Entries made elsewhere (a config file): the same key twice is the caller's to refuse. */
   constructor(entries: KeyListEntry[], source: string) {
     this.entries = entries;
     this.source = source;
@@ -93,4 +96,27 @@ function parseOptions(text: string, where: string): Map<string, string[]> {
     options.set(m[1]!, list);
   }
   return options;
+}
+
+/** The service names an entry may register on the relay; undefined when any name is allowed. */
+export function grantedServices(entry: KeyListEntry): string[] | undefined {
+  return entry.options.get('permitservice');
+}
+
+/** The public ports an entry may publish on the relay. */
+export function grantedPorts(entry: KeyListEntry): number[] {
+  return (entry.options.get('permitlisten') ?? []).map(Number);
+}
+
+/** Why `entry` may not register service `name` (undefined when it may). */
+export function serviceDenied(entry: KeyListEntry, name: string, source: string): string | undefined {
+  const granted = grantedServices(entry);
+  if (!granted || granted.includes(name)) return undefined;
+  return `service name ${name} is not granted to this key (grant it with services = [...] in its [[client]] table, or permitservice=${name} before its line in ${source})`;
+}
+
+/** A stable text of what an entry may do, to tell whether a reload changed it. */
+export function grantsText(entry: KeyListEntry): string {
+  const services = grantedServices(entry);
+  return `services=${services ? [...services].sort().join(',') : '*'} ports=${grantedPorts(entry).sort((a, b) => a - b).join(',')}`;
 }

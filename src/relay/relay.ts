@@ -8,7 +8,7 @@ import type { Server, Socket } from 'node:net';
 import { ctEqual, type X25519KeyPair } from '../crypto/index.js';
 import { TunError, asTunError } from '../errors.js';
 import { fingerprint } from '../identity/keys.js';
-import type { KeyList } from '../identity/key-list.js';
+import { grantedPorts, serviceDenied, type KeyList, type KeyListEntry } from '../identity/key-list.js';
 import type { Logger } from '../log.js';
 import { FrameReader } from '../net/frame-reader.js';
 import { Observer, type ObservedSession } from '../observe/observer.js';
@@ -40,6 +40,8 @@ interface Session {
   key: string;
   fp: string;
   name: string;
+  /** The authorized-list entry it was admitted with (its grants); replaced by a reload. */
+  entry: KeyListEntry;
   channel: ControlChannel;
   services: Map<string, { publicPort?: number; proxy?: boolean }>;
   publicServers: Server[];
@@ -56,6 +58,8 @@ const SESSION_LABEL = '(session)';
 export class Relay {
   readonly #o: RelayOptions;
   readonly #log: Logger;
+  /** The authorized clients; reload() replaces it. */
+  #authorized: KeyList;
   readonly limits: RelayLimits;
   readonly #gate: PreAuthGate;
   readonly #obs: Observer;
@@ -74,6 +78,7 @@ export class Relay {
   constructor(options: RelayOptions) {
     this.#o = options;
     this.#log = options.log;
+    this.#authorized = options.authorized;
     this.limits = { ...DEFAULT_RELAY_LIMITS, ...options.limits };
     this.#gate = new PreAuthGate(this.limits);
     this.#obs = options.observer ?? new Observer('relay');
@@ -160,13 +165,41 @@ export class Relay {
   // ---- control port -------------------------------------------------------------------------
 
   async #acceptControl(socket: Socket): Promise<void> {
-    const admitted = await admitClient(socket, this.#o.key, this.#o.authorized, this.#log, (code) => this.#obs.handshakeFailed(code));
+    const admitted = await admitClient(socket, this.#o.key, this.#authorized, this.#log, (code) => this.#obs.handshakeFailed(code));
     if (!admitted) return;
     const { channel, clientKey, entry, hello } = admitted;
-    this.#startSession(channel, clientKey, entry.name, entry.options.get('permitlisten') ?? [], hello);
+    this.#startSession(channel, clientKey, entry, hello);
   }
 
-  #startSession(channel: ControlChannel, clientKey: Buffer, name: string, grants: string[], hello: Message & { type: 'Hello' }): void {
+  /**
+   * Takes a new authorized list (a reload): a connected client whose key is gone has its control
+   * session closed at once and is told why; one that may no longer own a service or port it holds
+   * is closed too (it reconnects and registers what it may). New keys and grants apply from the
+   * next connection. Established streams are not touched.
+   */
+  reload(authorized: KeyList): { revoked: number; regranted: number } {
+    this.#authorized = authorized;
+    const result = { revoked: 0, regranted: 0 };
+    for (const session of [...this.#sessions.values()]) {
+      const entry = authorized.find(Buffer.from(session.key, 'hex'));
+      if (!entry) {
+        result.revoked++;
+        this.#log.warn(`client ${session.fp} (${session.name}): key removed from the authorized list; closing its control session`);
+        this.#endSession(session, new TunError('CLIENT_NOT_AUTHORIZED', 'client key revoked'), `client key ${session.fp} was removed from the relay's authorized list (revoked)`);
+        continue;
+      }
+      session.entry = entry;
+      const lost = [...session.services].filter(([name, s]) => serviceDenied(entry, name, authorized.source) || (s.publicPort !== undefined && !grantedPorts(entry).includes(s.publicPort)));
+      if (lost.length === 0) continue;
+      result.regranted++;
+      this.#log.warn(`client ${session.fp} (${session.name}): no longer granted ${lost.map(([n]) => n).join(', ')}; closing its control session so it registers again`);
+      this.#endSession(session, new TunError('SESSION_CLOSED', 'grants changed'), `the relay no longer grants this client ${lost.map(([n]) => n).join(', ')}; register again`);
+    }
+    return result;
+  }
+
+  #startSession(channel: ControlChannel, clientKey: Buffer, entry: KeyListEntry, hello: Message & { type: 'Hello' }): void {
+    const name = entry.name;
     const key = clientKey.toString('hex');
     const fp = fingerprint(clientKey);
     const old = this.#sessions.get(key);
@@ -174,10 +207,10 @@ export class Relay {
       this.#log.warn(`client ${fp} (${name}) connected again; closing its previous control connection`);
       this.#endSession(old, new TunError('SESSION_REPLACED', 'replaced by a newer connection with the same key'), 'another connection with this client key took over');
     }
-    const session: Session = { key, fp, name, channel, services: new Map(), publicServers: [], ended: false, observed: this.#obs.session({ peer: 'client', path: 'relay', fingerprint: fp, name }), heartbeat: setInterval(() => this.#checkHeartbeat(session), this.limits.heartbeatMs) };
+    const session: Session = { key, fp, name, entry, channel, services: new Map(), publicServers: [], ended: false, observed: this.#obs.session({ peer: 'client', path: 'relay', fingerprint: fp, name }), heartbeat: setInterval(() => this.#checkHeartbeat(session), this.limits.heartbeatMs) };
     session.heartbeat.unref();
     this.#sessions.set(key, session);
-    void this.#registerServices(session, hello.services, grants).then((results) => {
+    void this.#registerServices(session, hello.services).then((results) => {
       if (session.ended) return;
       channel.send('Welcome', { tunnelPort: this.ports.tunnel, heartbeatMs: this.limits.heartbeatMs, services: results });
       this.#log.info(`client ${fp} (${name}) online with services: ${results.map((r) => `${r.name}${r.publicPort ? `[public :${r.publicPort}]` : ''}${r.ok ? '' : ` (refused: ${r.code})`}`).join(', ') || '(none)'}`);
@@ -189,7 +222,7 @@ export class Relay {
   }
 
   /** Records the services a client offers; opens the public ports it may have. One result per service. */
-  async #registerServices(session: Session, offered: Bodies['Hello']['services'], grants: string[]): Promise<Bodies['Welcome']['services']> {
+  async #registerServices(session: Session, offered: Bodies['Hello']['services']): Promise<Bodies['Welcome']['services']> {
     const results: Bodies['Welcome']['services'] = [];
     const pending: Promise<void>[] = [];
     for (const svc of offered) {
@@ -197,12 +230,18 @@ export class Relay {
         results.push({ name: svc.name, ok: false, code: 'duplicate_service', message: 'listed twice' });
         continue;
       }
+      const notGranted = serviceDenied(session.entry, svc.name, this.#authorized.source);
+      if (notGranted) {
+        this.#log.warn(`client ${session.fp} (${session.name}): service ${svc.name} refused: ${notGranted}`);
+        results.push({ name: svc.name, ok: false, code: 'service_not_granted', message: notGranted });
+        continue;
+      }
       if (svc.publicPort === undefined) {
         session.services.set(svc.name, { proxy: svc.proxy });
         results.push({ name: svc.name, ok: true });
         continue;
       }
-      const denied = this.#publicDenied(svc.publicPort, grants, session.key);
+      const denied = this.#publicDenied(svc.publicPort, session.entry.options.get('permitlisten') ?? [], session.key);
       if (denied) {
         this.#log.warn(`client ${session.fp}: public port ${svc.publicPort} for ${svc.name} refused: ${denied}`);
         results.push({ name: svc.name, ok: false, code: 'public_port_denied', message: denied });
@@ -224,7 +263,7 @@ export class Relay {
 
   #publicDenied(port: number, grants: string[], key: string): string | undefined {
     if (!this.#o.allowPublic) return 'this relay was started without --public';
-    if (!grants.includes(String(port))) return `port ${port} is not granted to this key (add permitlisten=${port} before its line in ${this.#o.authorized.source})`;
+    if (!grants.includes(String(port))) return `port ${port} is not granted to this key (add permitlisten=${port} before its line, or public_ports = [${port}] in its [[client]] table, in ${this.#authorized.source})`;
     const owner = this.#publicPorts.get(port);
     if (owner && owner.key !== key) return `port ${port} is in use by another client`;
     return undefined;

@@ -4,7 +4,7 @@
  * it, once, whatever happened before.
  */
 import type { Socket } from 'node:net';
-import { TunError, asTunError } from '../errors.js';
+import { TunError, asTunError, type ErrorCode } from '../errors.js';
 import type { FrameReader } from '../net/frame-reader.js';
 import type { CipherState } from '../noise/index.js';
 import { decodeMessage, encodeFrame, encodeMessage, type Bodies, type Message, type MessageName } from '../wire/index.js';
@@ -17,6 +17,13 @@ export const CONTROL_MAX_FRAME = 16 * 1024;
  * Pings and never reads the Pongs would otherwise make us buffer without bound).
  */
 export const CONTROL_MAX_UNSENT = 256 * 1024;
+
+/** Error codes a peer may end the channel with that mean more than a violation (a relay's reload revoking the key or changing its grants). */
+const PEER_ERRORS: Record<string, ErrorCode> = {
+  session_replaced: 'SESSION_REPLACED',
+  client_not_authorized: 'CLIENT_NOT_AUTHORIZED',
+  session_closed: 'SESSION_CLOSED',
+};
 
 export class ControlChannel {
   readonly socket: Socket;
@@ -104,7 +111,7 @@ export class ControlChannel {
     this.lastReceived = Date.now();
     const plain = this.#receive.decryptWithAd(EMPTY, frame);
     const msg = decodeMessage(plain, 'control');
-    if (msg.type === 'Error') throw new TunError(msg.code === 'session_replaced' ? 'SESSION_REPLACED' : 'PROTOCOL_VIOLATION', `peer reported ${msg.code}${msg.message ? `: ${msg.message}` : ''}`);
+    if (msg.type === 'Error') throw new TunError(PEER_ERRORS[msg.code] ?? 'PROTOCOL_VIOLATION', `peer reported ${msg.code}${msg.message ? `: ${msg.message}` : ''}`);
     return msg;
   }
 }
