@@ -58,7 +58,7 @@ export function clientEntry(t: Record<string, unknown>, where: Where): KeyListEn
     options.set('permitservice', services);
   }
   if (ports && ports.length) options.set('permitlisten', ports.map(String));
-  return entryOf(parsed.publicKey, name ?? parsed.comment, where, options);
+  return entryOf(parsed.publicKey, name ?? parsed.comment, where.at(key !== undefined ? 'key' : 'key_file'), options);
 }
 
 /** The authorized list: the list file (if any) and the config's [[client]] tables. */
