@@ -48,7 +48,7 @@ describe('relay config', () => {
   });
   test('an inline key, and a key listed twice names both places', () => {
     const cfg = file('r2.toml', `key = "relay.key"\n[[client]]\nkey = "${home.line}"\n[[client]]\nname = "again"\nkey = "${home.line}"\n`);
-    fails(() => serverSettings({ config: cfg }, undefined), /r2\.toml:6: key .* is already listed at .*r2\.toml:4/);
+    fails(() => serverSettings({ config: cfg }, undefined), /r2\.toml:6: key .* is already listed at .*r2\.toml:3/);
   });
   test('a client table needs exactly one of key and key_file', () => {
     const cfg = file('r3.toml', `key = "relay.key"\n[[client]]\nname = "x"\n`);
