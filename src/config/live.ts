@@ -7,6 +7,7 @@ import type { KeyList } from '../identity/key-list.js';
 import type { VisitorAccess } from '../identity/visitor-access.js';
 import type { Logger } from '../log.js';
 import { clientSettings, type ConfiguredService } from './client-config.js';
+import { snake } from './merge.js';
 import { describeKeys, describeNames, diffKeys, diffNames, joinSummary } from './diff.js';
 import { Reloader } from './reload.js';
 import { serverSettings } from './relay-config.js';
@@ -22,7 +23,7 @@ function needRestart(before: object, after: object, keys: string[]): string {
   const b = before as Record<string, unknown>;
   const a = after as Record<string, unknown>;
   const changed = keys.filter((k) => String(b[k]) !== String(a[k]));
-  return changed.length ? `changed but applied only at restart: ${changed.join(', ')}` : '';
+  return changed.length ? `changed but applied only at restart: ${changed.map(snake).join(', ')}` : '';
 }
 
 export function watchServer<T extends { config?: string; key?: string; authorized?: string }>(
