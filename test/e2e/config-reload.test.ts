@@ -89,7 +89,7 @@ describe('client reload: visitor keys', () => {
     const closedAfter = Date.now() - t0;
     assert.ok(closedAfter < 1000, `the revoked visitor's stream closed ${closedAfter} ms after SIGHUP`);
     assert.equal(b.how, 'reset', 'a revoked stream is aborted, not ended');
-    await client.waitFor(new RegExp(`reload \\(SIGHUP\\): \\+1 key, -1 key \\(${k.b.fingerprint} \\(vb\\)\\), 1 visitor session closed \\(key revoked\\)`));
+    await client.waitFor(new RegExp(`reload \\(SIGHUP\\): \\+1 key, -1 key \\(${k.b.fingerprint} \\(vb\\)\\); visitor lists changed for data; 1 visitor session closed \\(key revoked\\)`));
     await vb.proc.waitFor(/visitor_revoked/);
 
     await sending;
@@ -131,7 +131,7 @@ describe('client reload: visitor keys', () => {
     replace('ps.toml', conf([]));
     const out = await held;
     assert.equal(out.how, 'reset');
-    await client.waitFor(/reload \(file changed\): visitor lists changed for ssh, 1 stream closed \(no longer allowed\)/);
+    await client.waitFor(/reload \(file changed\): visitor lists changed for ssh; 1 stream closed \(no longer allowed\)/);
     await ssh.proc.waitFor(/visitor_not_allowed/);
     const web = new TunProcess(['visit', '--server', `127.0.0.1:${relay.visitor}`, '--pubkey', k.client.pub, '--key', k.v.key, '--service', 'web', '--listen', '127.0.0.1:0']);
     procs.push(web);
@@ -165,7 +165,7 @@ describe('relay reload: client keys and grants', () => {
     const flowing = collect(s, 30_000);
     s.write('before ');
     replace('rr.toml', clients(false));
-    await relay.proc.waitFor(new RegExp(`reload \\(file changed\\): -1 key \\(${k.two.fingerprint} \\(two\\)\\), 1 client session closed \\(key revoked\\)`));
+    await relay.proc.waitFor(new RegExp(`reload \\(file changed\\): -1 key \\(${k.two.fingerprint} \\(two\\)\\); 1 client session closed \\(key revoked\\)`));
     const code = await Promise.race([two.exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
     assert.equal(code, 1, 'the revoked client stops: retrying cannot help');
     assert.match(two.output, /client_not_authorized: client key \w+ was removed from the relay's authorized list \(revoked\)/);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
@@ -55,6 +55,7 @@ function example(name: string, replace: [string, string][]): string {
 
 describe('examples/ run as they are', () => {
   test('relay.toml, client.toml (ssh + web, per-service visitor lists) and visit.toml carry streams', async () => {
+    mkdirSync(join(keys.dir, 'keys'));
     const k = { relay: keys.key('keys/relay'), home: keys.key('keys/home'), laptop: keys.key('keys/laptop'), other: keys.key('other') };
     keys.list('visitors.list', [k.laptop.line, k.other.line]);
     keys.list('ssh-visitors.list', [k.laptop.line]);
