@@ -142,7 +142,7 @@ export class Client {
    * it. Returns what was closed.
    */
   reload(next: { services: ServiceSpec[]; access: VisitorAccess }): { sessions: number; streams: number; reregistered: boolean } {
-    const sig = (list: ServiceSpec[]): string => list.map((s) => `${s.name}:${s.publicPort ?? ''}`).sort().join(',');
+    const sig = (list: ServiceSpec[]): string => list.map((s) => `${s.name}:${s.publicPort ?? ''}:${s.proxy ?? ''}`).sort().join(',');
     const reregister = sig(this.#o.services) !== sig(next.services);
     this.#o.services.splice(0, this.#o.services.length, ...next.services);
     this.#access = next.access;

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { TunError, printable } from '../errors.js';
 import { KeyList } from '../identity/key-list.js';
 import { VisitorAccess } from '../identity/visitor-access.js';
+import { parseProxyVersion, type ProxyVersion } from '../client/proxy-protocol.js';
 import { parseLocalAddress, type HostPort } from '../net/socket.js';
 import { SERVICE_NAME } from '../wire/index.js';
 import { entryOf, inlineKey, joinEntries, listFile } from './keys.js';
@@ -31,6 +32,7 @@ export const SERVICE_TABLE: Schema = {
   name: S,
   local: { kind: 'address' },
   public_port: { kind: 'port' },
+  proxy_protocol: S,
   allow: S,
   allow_keys: { kind: 'strings' },
 };
@@ -39,6 +41,7 @@ export interface ConfiguredService {
   name: string;
   local: HostPort;
   publicPort?: number;
+  proxy?: ProxyVersion;
 }
 
 export interface ClientSettings<T> {
@@ -92,7 +95,9 @@ export function configServices(doc: TomlDoc, tables: Record<string, unknown>[]):
     const name = serviceName(t.name, where.at('name'));
     if (services.some((s) => s.name === name)) throw where.at('name').fail(`service ${name} is listed twice`, 'give each [[service]] its own name');
     const local = address(t.local, where.at('local'), 'local = "HOST:PORT"');
-    services.push({ name, local, ...(t.public_port !== undefined ? { publicPort: t.public_port as number } : {}) });
+    const proxy = t.proxy_protocol === undefined ? undefined : parseProxyVersion(t.proxy_protocol as string);
+    if (t.proxy_protocol !== undefined && !proxy) throw where.at('proxy_protocol').fail(`"${printable(t.proxy_protocol as string, 20)}" is not a PROXY protocol version`, 'use "v1" (text) or "v2" (binary), as the local service expects');
+    services.push({ name, local, ...(t.public_port !== undefined ? { publicPort: t.public_port as number } : {}), ...(proxy ? { proxy } : {}) });
     const list = serviceList(t, where);
     if (list) lists.set(name, list);
   });

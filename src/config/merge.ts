@@ -20,7 +20,7 @@ export interface ScalarSpec {
 }
 
 /** Options no config key stands for (lists handled by their own rule, and --config itself). */
-const NOT_KEYS = new Set(['config', 'service', 'local', 'publicPort', 'listen', 'stdio', 'help', 'version']);
+const NOT_KEYS = new Set(['config', 'service', 'local', 'publicPort', 'proxyProtocol', 'listen', 'stdio', 'help', 'version']);
 
 export const snake = (attr: string): string => attr.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
