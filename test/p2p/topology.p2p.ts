@@ -52,7 +52,7 @@ async function mapping(a: Agent, observerPort: number): Promise<{ sid: number; l
 }
 
 /** A punch between a and b: a sends first, then both send 10 packets; returns what each received from the other. */
-async function punch(t: Topology, a: Agent, b: Agent, observer: number): Promise<{ aGot: number; bGot: number; ma: string; mb: string }> {
+async function punch(a: Agent, b: Agent, observer: number): Promise<{ aGot: number; bGot: number; ma: string; mb: string }> {
   const ma = await mapping(a, observer);
   const mb = await mapping(b, observer);
   const [hb, pb] = mb.outside.split(':');
@@ -66,7 +66,6 @@ async function punch(t: Topology, a: Agent, b: Agent, observer: number): Promise
   await sleep(200);
   const ga = await a.call<Got & { id: number }>('udp-recv', { sid: ma.sid });
   const gb = await b.call<Got & { id: number }>('udp-recv', { sid: mb.sid });
-  void t;
   return { aGot: ga.got.filter((m) => m.text === 'punch-b').length, bGot: gb.got.filter((m) => m.text === 'punch-a').length, ma: ma.outside, mb: mb.outside };
 }
 
@@ -103,7 +102,7 @@ describe('P2P topology self-test (plain tools)', () => {
     const t = twoLans({ inbound: 'drop' }, { inbound: 'drop' });
     const pub = await agentIn(t.publicNs, 'pub');
     const obs = await pub.call<{ id: number; port: number }>('udp-bind', { host: RELAY_IP, observe: true });
-    const r = await punch(t, await agentIn(t.host('a').ns, 'a'), await agentIn(t.host('b').ns, 'b'), obs.port);
+    const r = await punch(await agentIn(t.host('a').ns, 'a'), await agentIn(t.host('b').ns, 'b'), obs.port);
     console.log(`[topology] drop/drop punch ${r.ma} <-> ${r.mb}: a got ${r.aGot}, b got ${r.bGot}`);
     assert.ok(r.aGot >= 5 && r.bGot >= 5, `punch should pass both routers (a got ${r.aGot}, b got ${r.bGot})`);
   });
@@ -112,7 +111,7 @@ describe('P2P topology self-test (plain tools)', () => {
     const t = twoLans({ inbound: 'accept' }, { inbound: 'accept' });
     const pub = await agentIn(t.publicNs, 'pub');
     const obs = await pub.call<{ id: number; port: number }>('udp-bind', { host: RELAY_IP, observe: true });
-    const r = await punch(t, await agentIn(t.host('a').ns, 'a'), await agentIn(t.host('b').ns, 'b'), obs.port);
+    const r = await punch(await agentIn(t.host('a').ns, 'a'), await agentIn(t.host('b').ns, 'b'), obs.port);
     console.log(`[topology] accept/accept punch ${r.ma} <-> ${r.mb}: a got ${r.aGot}, b got ${r.bGot}`);
     assert.ok(r.aGot === 0 || r.bGot === 0, 'a punch through accepting routers should fail at least one way (as measured on these machines)');
   });
@@ -131,7 +130,7 @@ describe('P2P topology self-test (plain tools)', () => {
     assert.ok(second, 'the second observer answers');
     console.log(`[topology] random-fully: local port ${m1.local} appears as ${m1.outside} to one observer and ${second.text} to another`);
     assert.notEqual(second.text, m1.outside, 'a random-fully NAT maps each destination to its own port');
-    const r = await punch(t, a, await agentIn(t.host('b').ns, 'b'), o1.port);
+    const r = await punch(a, await agentIn(t.host('b').ns, 'b'), o1.port);
     console.log(`[topology] random-fully/drop punch: a got ${r.aGot}, b got ${r.bGot}`);
     assert.ok(r.aGot === 0 || r.bGot === 0, 'a punch through a random-fully NAT must not work both ways');
   });
