@@ -97,15 +97,22 @@ describe('ssh through tun visit --stdio (real OpenSSH client and sshd)', { skip:
     // The ~/.ssh/config block of the README, with this test's files.
     const tun = `${quote(process.execPath)} ${quote(CLI())}`;
     config = join(dir, 'ssh_config');
+    // A visitor config file (docs/config.md) for the second host, as in the issue's example.
+    const visitToml = join(dir, 'visit.toml');
+    writeFileSync(visitToml, `server = "127.0.0.1:${relay.visitor}"\npubkey = ${JSON.stringify(clientKey.pub)}\nkey = ${JSON.stringify(visitorKey.key)}\n`);
     writeFileSync(config, [
       'Host ssh',
+      `  ProxyCommand ${tun} visit --stdio --server 127.0.0.1:${relay.visitor} --pubkey ${clientKey.pub} --key ${visitorKey.key} --service %h`,
+      'Host via-config',
+      '  HostName ssh',
+      `  ProxyCommand ${tun} visit --stdio --config ${visitToml} --service %h`,
+      'Host *',
       `  User ${userInfo().username}`,
       `  IdentityFile ${join(dir, 'user_key')}`,
       '  IdentitiesOnly yes',
       '  BatchMode yes',
       '  StrictHostKeyChecking accept-new',
       `  UserKnownHostsFile ${join(dir, 'known_hosts')}`,
-      `  ProxyCommand ${tun} visit --stdio --server 127.0.0.1:${relay.visitor} --pubkey ${clientKey.pub} --key ${visitorKey.key} --service %h`,
       '',
     ].join('\n'));
   });
@@ -120,6 +127,12 @@ describe('ssh through tun visit --stdio (real OpenSSH client and sshd)', { skip:
     const r = await ssh(['-F', config, 'ssh', 'echo tun-ssh-ok; echo "$((6 * 7))"'], Buffer.alloc(0));
     assert.equal(r.code, 0, `ssh exit code; stderr:\n${r.stderr}`);
     assert.equal(r.stdout, 'tun-ssh-ok\n42\n');
+  });
+
+  it('works the same with the visitor settings in a --config file', async () => {
+    const r = await ssh(['-F', config, 'via-config', 'echo via-config-ok'], Buffer.alloc(0));
+    assert.equal(r.code, 0, `ssh exit code; stderr:\n${r.stderr}`);
+    assert.equal(r.stdout, 'via-config-ok\n');
   });
 
   it('carries 4 MiB of stdin to a remote command intact (sha256 computed remotely)', async () => {
