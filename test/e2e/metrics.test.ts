@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -27,6 +28,14 @@ const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?/gy;
 function seriesKey(name: string, labels: Record<string, string>): string {
   const parts = Object.keys(labels).sort().map((k) => `${k}="${labels[k]}"`);
   return parts.length ? `${name}{${parts.join(',')}}` : name;
+}
+
+/** A sample value as Prometheus reads it (Go's ParseFloat: NaN and Inf in any case; prom-client writes "Nan"). */
+function parseValue(text: string): number | undefined {
+  if (/^nan$/i.test(text)) return NaN;
+  const inf = /^([+-]?)inf$/i.exec(text);
+  if (inf) return inf[1] === '-' ? -Infinity : Infinity;
+  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text) ? Number(text) : undefined;
 }
 
 /** The Prometheus text format (version 0.0.4), strictly: a line that is neither a comment nor a sample fails the test. */
@@ -54,10 +63,10 @@ function parseProm(text: string): Scrape {
       read = LABEL.lastIndex;
     }
     assert.equal(read, body.length, `labels do not parse: ${line}`);
-    const value = Number(m[3]);
-    assert.ok(!Number.isNaN(value) || m[3] === 'NaN', `value does not parse: ${line}`);
-    samples.set(seriesKey(m[1]!, labels), value);
-    list.push({ name: m[1]!, labels, value });
+    const value = parseValue(m[3]!);
+    assert.ok(value !== undefined, `value does not parse: ${line}`);
+    samples.set(seriesKey(m[1]!, labels), value!);
+    list.push({ name: m[1]!, labels, value: value! });
   }
   return { types, samples, list };
 }
@@ -265,6 +274,21 @@ describe('metrics (real CLI processes)', () => {
     await eventually(relayM, (s) => assert.equal(val(s, 'tun_handshake_failures_total', { reason: 'CLIENT_NOT_AUTHORIZED' }), 1));
     const c = await scrape(clientM);
     assert.equal(val(c, 'tun_sessions', { peer: 'visitor', path: 'relay' }), 1, 'the allowed visitor is unaffected');
+  });
+
+  it('counts configuration reloads, applied and rejected (SIGHUP)', async () => {
+    const before = await scrape(relayM);
+    const ok0 = val(before, 'tun_reloads_total', { result: 'ok' });
+    const failed0 = val(before, 'tun_reloads_total', { result: 'failed' });
+    relay.proc.child.kill('SIGHUP');
+    await eventually(relayM, (s) => assert.equal(val(s, 'tun_reloads_total', { result: 'ok' }), ok0 + 1));
+    const list = keys.list('clients.list', [clientKey.line]);
+    writeFileSync(list, 'this is not a key line\n');
+    relay.proc.child.kill('SIGHUP');
+    await eventually(relayM, (s) => assert.ok(val(s, 'tun_reloads_total', { result: 'failed' }) >= failed0 + 1, 'a rejected reload counts as failed'));
+    writeFileSync(list, clientKey.line + '\n');
+    const after = await eventually(relayM, (s) => assert.ok(val(s, 'tun_reloads_total', { result: 'ok' }) >= ok0 + 2, 'the fixed list is taken again'));
+    assert.equal(val(after, 'tun_sessions', { peer: 'client', path: 'relay' }), 1, 'the client stayed online through the reloads');
   });
 
   it('refuses --metrics on a host that is not loopback, naming --metrics-public', async () => {
