@@ -7,6 +7,7 @@ import { TunError } from '../errors.js';
 import { Observer } from '../observe/observer.js';
 import { parseHostPort, parseLocalAddress } from '../net/socket.js';
 import { SERVICE_NAME } from '../wire/index.js';
+import { P2P_SERVICE } from '../p2p/candidates.js';
 import { loadKeyPair, logFormatOption, logLevelOption, loadPublicKey, parsePort, roleLogger, runDaemon } from './common.js';
 import { startObserving, withObserveOptions, type ObserveFlags } from './observe.js';
 
@@ -16,6 +17,8 @@ interface ClientOpts extends ObserveFlags {
   pubkey?: string;
   key?: string;
   allow?: string;
+  p2p: boolean;
+  p2pPort: string;
   logLevel?: string;
 }
 
@@ -27,6 +30,7 @@ class ServiceFlags {
   readonly specs: Partial<ServiceSpec>[] = [];
   service = (name: string): void => {
     if (!SERVICE_NAME.test(name)) throw new TunError('CONFIG_INVALID', `service name "${name}" is not valid`, 'use 1-64 letters, digits, ".", "_" or "-"');
+    if (name === P2P_SERVICE) throw new TunError('CONFIG_INVALID', `service name ${name} is reserved for tun's P2P control stream`, 'pick another name');
     if (this.specs.some((s) => s.name === name)) throw new TunError('CONFIG_INVALID', `service ${name} is given twice`);
     this.specs.push({ name });
   };
@@ -69,6 +73,8 @@ export function registerClient(program: Command): void {
     .option('--public-port <port>', 'also publish the service before it on this relay port as plain TCP (needs relay --public and a permitlisten grant; the relay sees that traffic)', wrap(flags.publicPort))
     .option('--proxy-protocol <v1|v2>', 'send the service before it a PROXY protocol header (v1 text or v2 binary) with the address the relay saw', wrap(flags.proxyProtocol))
     .option('--allow <file>', 'visitor public keys allowed to connect, one .pub line each (without it no visitor is allowed; reloaded on change and on SIGHUP)')
+    .option('--p2p-port <port>', 'port (TCP and UDP, all addresses) for direct P2P sessions from visitors; 0 picks one', '0')
+    .option('--no-p2p', 'no direct paths: no P2P listener, no candidates; visitors always come through the relay')
     .addOption(logLevelOption()).addOption(logFormatOption());
   withObserveOptions(cmd)
     .action((given: ClientOpts, command: Command) =>
@@ -90,6 +96,7 @@ export function registerClient(program: Command): void {
           access: settings.access,
           log,
           observer,
+          p2p: o.p2p ? { port: parsePort(o.p2pPort, '--p2p-port') } : undefined,
         });
         const stopObserving = await startObserving(observer, o, log);
         const reloader = watchClient(given, command, flagServices, settings, client, log);

@@ -18,6 +18,8 @@ interface ServerOpts extends ObserveFlags {
   tunnelPort: string;
   public: boolean;
   publicMaxPerSource?: string;
+  p2p: boolean;
+  udpPort?: string;
   logLevel?: string;
   logFormat?: string;
 }
@@ -34,6 +36,8 @@ export function registerServer(program: Command): void {
     .option('--visitor-port <port>', 'port for visitors', '8007')
     .option('--tunnel-port <port>', 'port clients open streams on', '8008')
     .option('--public', 'allow clients to publish plain-TCP ports granted by permitlisten=PORT in --authorized (the relay then sees that traffic)', false)
+    .option('--udp-port <port>', 'UDP port that tells clients and visitors their public UDP address, for P2P (default: the control port number)')
+    .option('--no-p2p', 'no P2P rendezvous: no UDP observation port, no observed addresses sent to clients')
     .option('--public-max-per-source <n>', 'connections open at once on one public port from one address (an IPv6 /64 counts as one) (default 32)')
     .addOption(logLevelOption())
     .addOption(logFormatOption());
@@ -54,6 +58,8 @@ export function registerServer(program: Command): void {
           visitorPort: parsePort(o.visitorPort, '--visitor-port'),
           tunnelPort: parsePort(o.tunnelPort, '--tunnel-port'),
           allowPublic: o.public,
+          p2p: o.p2p,
+          udpPort: o.udpPort === undefined ? undefined : parsePort(o.udpPort, '--udp-port'),
           log,
           limits: publicLimits(o.publicMaxPerSource),
           observer,

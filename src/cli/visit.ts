@@ -15,6 +15,7 @@ interface VisitOpts extends ObserveFlags {
   server?: string;
   pubkey?: string;
   key?: string;
+  p2p: boolean;
   logLevel?: string;
   logFormat?: string;
   stdio?: boolean;
@@ -59,6 +60,7 @@ export function registerVisit(program: Command): void {
     .option('--key <file>', "this visitor's private key")
     .option('--service <name>', 'a service of that client to reach (repeatable)', wrap(flags.service))
     .option('--listen <host:port>', 'local address for the service before it: HOST:PORT, or PORT for 127.0.0.1', wrap(flags.listen))
+    .option('--no-p2p', 'stay on the relay: never look for a direct path to the client')
     .option('--stdio', 'carry one stream to the one --service over stdin/stdout instead of listening (ssh ProxyCommand)')
     .addOption(logLevelOption()).addOption(logFormatOption());
   withObserveOptions(cmd)
@@ -79,6 +81,7 @@ export function registerVisit(program: Command): void {
           services,
           log,
           observer,
+          p2p: { enabled: o.p2p },
         });
         await visitor.start().catch(async (err: unknown) => {
           await stopObserving();

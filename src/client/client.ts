@@ -13,7 +13,7 @@ import { VisitorAccess } from '../identity/visitor-access.js';
 import type { Logger } from '../log.js';
 import { Backoff, sleep } from '../net/backoff.js';
 import { FrameReader } from '../net/frame-reader.js';
-import { Observer } from '../observe/observer.js';
+import { Observer, type PathLabel } from '../observe/observer.js';
 import { SocketSet, dial, formatHostPort, type HostPort } from '../net/socket.js';
 import { splice } from '../net/splice.js';
 import { type ControlChannel, within, writeFrame } from '../stream/control-channel.js';
@@ -21,9 +21,12 @@ import { encodeMessage, expectMessage, joinProof, type Message, type MessageOf }
 import { joinRelay } from './control-handshake.js';
 import { proxyHeader, type ProxyVersion } from './proxy-protocol.js';
 import { SessionRegistry } from './reload.js';
-import { serveSession } from './session.js';
+import { serveSession, type SessionContext } from './session.js';
 import type { Session, RekeyLimits } from '../session/session.js';
 import type { MuxLimits } from '../session/mux.js';
+import { ClientP2p } from '../p2p/client-side.js';
+import { clientUdp } from '../p2p/udp.js';
+import type { Duplex } from 'node:stream';
 
 export interface ServiceSpec {
   name: string;
@@ -46,6 +49,8 @@ export interface ClientOptions {
   limits?: Partial<MuxLimits & RekeyLimits>;
   /** Metrics and status (src/observe); a private one when not given. */
   observer?: Observer;
+  /** P2P: the direct listener's port (0 picks one); absent: P2P off (--no-p2p). */
+  p2p?: { port: number; udp?: boolean };
 }
 
 export interface ClientTimeouts {
@@ -89,6 +94,7 @@ export class Client {
   #settingUp = 0;
   readonly #obs: Observer;
   #onlineOnce: (() => void) | undefined;
+  readonly #p2p: ClientP2p | undefined;
   /** Resolves the first time the relay welcomes this client. */
   readonly online: Promise<void>;
 
@@ -102,10 +108,28 @@ export class Client {
     this.#obs.identity = fingerprint(options.key.publicKey);
     const services = options.services.map((s) => ({ name: s.name, address: formatHostPort(s.local), publicPort: s.publicPort }));
     this.#obs.sources = { services: () => services, pendingJoins: () => this.#settingUp };
+    if (options.p2p) {
+      const udp = options.p2p.udp === false ? undefined : clientUdp(this.#log);
+      this.#p2p = new ClientP2p({ port: options.p2p.port, log: this.#log, udp, serve: (path, reader, confirmed, kind, source) => this.#serveSession(path, reader, confirmed, kind, source) });
+    }
+  }
+
+  /** The P2P listener's TCP port (0 when P2P is off or not started). */
+  get p2pPort(): number {
+    return this.#p2p?.port ?? 0;
   }
 
   /** Runs until stop(): one control session at a time, backing off between failures. */
   async run(): Promise<void> {
+    await this.#p2p?.start();
+    try {
+      await this.#loop();
+    } finally {
+      await this.#p2p?.stop();
+    }
+  }
+
+  async #loop(): Promise<void> {
     while (!this.#stop.signal.aborted) {
       try {
         await this.#session();
@@ -161,6 +185,7 @@ export class Client {
     // Streams cut by a shutdown are aborted, not ended: the local service must not take a cut
     // stream for a complete one.
     this.#streams.resetAll();
+    void this.#p2p?.stop();
   }
 
   async #session(): Promise<void> {
@@ -189,6 +214,7 @@ export class Client {
       if (s.ok) this.#log.info(`service ${s.name} registered${s.publicPort ? `; also public on relay port ${s.publicPort} (the relay sees its plaintext)` : ''}`);
       else this.#log.error(`service ${s.name} refused by the relay: ${s.code}${s.message ? `: ${s.message}` : ''}`);
     }
+    this.#p2p?.welcome(w, this.#o.server.host);
     this.#log.info(`online at relay ${fingerprint(this.#o.relayKey)} (${formatHostPort(this.#o.server)})`);
     if (!this.#onlineOnce) this.#obs.reconnected();
     this.#onlineOnce?.();
@@ -271,17 +297,7 @@ export class Client {
         tunnel.resume();
         return;
       }
-      await serveSession({
-        tunnel, reader, services: this.#o.services, source: { src: open.src, dst: open.dst }, key: this.#o.key, allow: this.#access.union, log: this.#log, timeouts: this.#t, limits: this.#o.limits, observer: this.#obs, path: 'relay',
-        confirmed: established,
-        track: (session, visitor) => {
-          this.#sessions.add(session);
-          this.#registry.add(session, visitor);
-          void session.ended.then(() => this.#sessions.delete(session));
-        },
-        refusal: (visitor, service) => this.#refusal(visitor, service),
-        onStream: (session, stream, service) => this.#registry.stream(session, stream, service),
-      });
+      await this.#serveSession(tunnel, reader, established, 'relay', { src: open.src, dst: open.dst });
     } catch (err) {
       const e = asTunError(err, 'PROTOCOL_VIOLATION', 'join failed');
       if (e.code !== 'STREAM_TRUNCATED') this.#log.rateLimited('warn', `join-${e.code}`, `${open.mode} join: ${e.message}`, 1000);
@@ -290,5 +306,21 @@ export class Client {
     } finally {
       established();
     }
+  }
+
+  /** Serves one visitor session on a path: a relay join or a direct (P2P) connection. */
+  #serveSession(path: Duplex, reader: FrameReader, confirmed: () => void, kind: PathLabel, source: SessionContext['source']): Promise<void> {
+    return serveSession({
+      tunnel: path as Socket, reader, services: this.#o.services, source, key: this.#o.key, allow: this.#access.union, log: this.#log, timeouts: this.#t, limits: this.#o.limits, observer: this.#obs, path: kind,
+      confirmed,
+      track: (session, visitor) => {
+        this.#sessions.add(session);
+        this.#registry.add(session, visitor);
+        void session.ended.then(() => this.#sessions.delete(session));
+      },
+      refusal: (visitor, service) => this.#refusal(visitor, service),
+      onStream: (session, stream, service) => this.#registry.stream(session, stream, service),
+      p2p: this.#p2p ? (stream, session, who) => this.#p2p!.control(stream, session, who) : undefined,
+    });
   }
 }

@@ -17,6 +17,7 @@ import { answerSession } from '../session/handshake.js';
 import { proxyHeader, type Endpoint, type ProxyVersion } from './proxy-protocol.js';
 import type { MuxLimits, MuxStream } from '../session/mux.js';
 import { Session, type RekeyLimits } from '../session/session.js';
+import { P2P_SERVICE } from '../p2p/candidates.js';
 
 export interface LocalService {
   name: string;
@@ -46,6 +47,8 @@ export interface SessionContext {
   refusal?: (visitor: Buffer, service: string) => { code: string; message: string } | undefined;
   /** Told of each stream attached to a local service (so a reload can close what it revokes). */
   onStream?: (session: Session, stream: MuxStream, service: string) => void;
+  /** P2P: answers the visitor's control stream (absent with --no-p2p: the stream is refused). */
+  p2p?: (stream: MuxStream, session: Session, who: string) => void;
 }
 
 /** Answers and serves one session; resolves when it has ended. The session owns the tunnel from then on. */
@@ -77,7 +80,11 @@ export async function serveSession(c: SessionContext): Promise<void> {
       c.confirmed();
       c.log.info(`session from ${who} open`);
     },
-    onOpen: (stream, service) => void openLocal(c, stream, service, who, observed, answer.visitor, session),
+    onOpen: (stream, service) => {
+      if (service !== P2P_SERVICE) return void openLocal(c, stream, service, who, observed, answer.visitor, session);
+      if (c.p2p) c.p2p(stream, session, who);
+      else stream.refuse('peer_to_peer_off', 'P2P is off on this client');
+    },
   });
   c.track(session, answer.visitor);
   const reason = await session.ended;

@@ -20,6 +20,8 @@ import { DEFAULT_RELAY_LIMITS, PreAuthGate, type RelayLimits } from './limits.js
 import { PairingTable, type Pending } from './pairing.js';
 import { admitClient } from './control-handshake.js';
 import { SourceLimit } from './source-limit.js';
+import { ObservationPort } from '../p2p/observe.js';
+import { observedFor } from '../p2p/relay-side.js';
 
 export interface RelayOptions {
   key: X25519KeyPair;
@@ -34,6 +36,10 @@ export interface RelayOptions {
   limits?: Partial<RelayLimits>;
   /** Metrics and status (src/observe); a private one when not given. */
   observer?: Observer;
+  /** P2P rendezvous (default on): the UDP observation port and observed addresses in Welcome. */
+  p2p?: boolean;
+  /** UDP observation port; default: the control port's number. */
+  udpPort?: number;
 }
 
 interface Session {
@@ -70,7 +76,8 @@ export class Relay {
   /** Every socket the relay accepted and has not seen close: stop() destroys them all. */
   readonly #sockets = new SocketSet();
   #stopped = false;
-  ports = { control: 0, visitor: 0, tunnel: 0 };
+  ports = { control: 0, visitor: 0, tunnel: 0, udp: 0 };
+  #observation: ObservationPort | undefined;
   #endWith!: (reason: TunError) => void;
   /** Rejects if the relay ends by itself (a listener lost); never settles on stop(). */
   readonly ended = new Promise<void>((_, reject) => (this.#endWith = reject));
@@ -100,13 +107,17 @@ export class Relay {
     this.#servers.push(visitor);
     const tunnel = await listen(at(this.#o.tunnelPort), (s) => this.#guard(s, 'tunnel', () => this.#acceptTunnel(s)), 'the tunnel port', onAcceptError, '--tunnel-port');
     this.#servers.push(tunnel);
-    this.ports = { control: boundPort(control), visitor: boundPort(visitor), tunnel: boundPort(tunnel) };
+    this.ports = { control: boundPort(control), visitor: boundPort(visitor), tunnel: boundPort(tunnel), udp: 0 };
+    if (this.#o.p2p !== false) {
+      this.#observation = await ObservationPort.listen(this.#o.bind, this.#o.udpPort ?? this.ports.control, this.#log);
+      this.ports.udp = this.#observation.port;
+    }
     for (const [server, what] of [[control, 'control'], [visitor, 'visitor'], [tunnel, 'tunnel']] as const) {
       server.once('close', () => {
         if (!this.#stopped) this.#endWith(new TunError('CONFIG_INVALID', `the ${what} port stopped listening`, 'restart the relay; check the log above for why'));
       });
     }
-    this.#log.info(`relay ${fingerprint(this.#o.key.publicKey)} listening on ${this.#o.bind}: control ${this.ports.control}, visitors ${this.ports.visitor}, tunnel ${this.ports.tunnel}; ${this.#o.authorized.entries.length} authorized client key(s)`);
+    this.#log.info(`relay ${fingerprint(this.#o.key.publicKey)} listening on ${this.#o.bind}: control ${this.ports.control}, visitors ${this.ports.visitor}, tunnel ${this.ports.tunnel}, ${this.ports.udp ? `P2P observation udp ${this.ports.udp}` : 'P2P off'}; ${this.#o.authorized.entries.length} authorized client key(s)`);
     if (this.#o.authorized.entries.length === 0) this.#log.warn(`${this.#o.authorized.source} lists no client keys: every client will be refused (append each client's .pub line to it)`);
     if (this.#o.allowPublic) this.#log.warn('public mode is enabled: for services a client publishes on a relay port, this relay sees the plaintext the application sends (use TLS in the service)');
   }
@@ -124,7 +135,7 @@ export class Relay {
     this.#stopped = true;
     for (const p of this.#pairings.takeAll()) reset(p.socket);
     for (const s of [...this.#sessions.values()]) this.#endSession(s, new TunError('TIMEOUT', 'relay shutting down'));
-    const closing = Promise.all(this.#servers.map((s) => closeServer(s)));
+    const closing = Promise.all([...this.#servers.map((s) => closeServer(s)), this.#observation?.close()]);
     this.#sockets.destroyAll();
     await closing;
   }
@@ -168,7 +179,7 @@ export class Relay {
     const admitted = await admitClient(socket, this.#o.key, this.#authorized, this.#log, (code) => this.#obs.handshakeFailed(code));
     if (!admitted) return;
     const { channel, clientKey, entry, hello } = admitted;
-    this.#startSession(channel, clientKey, entry, hello);
+    this.#startSession(channel, clientKey, entry, hello, socket);
   }
 
   /**
@@ -198,7 +209,7 @@ export class Relay {
     return result;
   }
 
-  #startSession(channel: ControlChannel, clientKey: Buffer, entry: KeyListEntry, hello: Message & { type: 'Hello' }): void {
+  #startSession(channel: ControlChannel, clientKey: Buffer, entry: KeyListEntry, hello: Message & { type: 'Hello' }, socket: Socket): void {
     const name = entry.name;
     const key = clientKey.toString('hex');
     const fp = fingerprint(clientKey);
@@ -212,7 +223,7 @@ export class Relay {
     this.#sessions.set(key, session);
     void this.#registerServices(session, hello.services).then((results) => {
       if (session.ended) return;
-      channel.send('Welcome', { tunnelPort: this.ports.tunnel, heartbeatMs: this.limits.heartbeatMs, services: results });
+      channel.send('Welcome', { tunnelPort: this.ports.tunnel, heartbeatMs: this.limits.heartbeatMs, services: results, ...(this.#observation ? observedFor(socket, this.ports.udp) : {}) });
       this.#log.info(`client ${fp} (${name}) online with services: ${results.map((r) => `${r.name}${r.publicPort ? `[public :${r.publicPort}]` : ''}${r.ok ? '' : ` (refused: ${r.code})`}`).join(', ') || '(none)'}`);
     });
     channel.start(

@@ -18,6 +18,10 @@ import { boundPort, closeServer, dial, formatHostPort, listen, reset, type HostP
 import { HANDSHAKE_MAX_FRAME, HINTS, openSession } from '../session/handshake.js';
 import type { MuxLimits, StreamEnd } from '../session/mux.js';
 import { Session, type RekeyLimits } from '../session/session.js';
+import { PathManager, reprobeMsFromEnv } from '../p2p/path-manager.js';
+import { probe, type UdpProber } from '../p2p/visitor-probe.js';
+import { localAddresses } from '../p2p/client-side.js';
+import { visitorUdp } from '../p2p/udp.js';
 
 export interface VisitedService {
   name: string;
@@ -34,6 +38,8 @@ export interface VisitorOptions {
   limits?: Partial<MuxLimits & RekeyLimits>;
   /** Metrics and status (src/observe); a private one when not given. */
   observer?: Observer;
+  /** P2P (default on): look for a direct path to the client and move new streams there. */
+  p2p?: { enabled: boolean; reprobeMs?: number; udp?: UdpProber; udpOff?: boolean };
 }
 
 /** Attempts to open the session are at least this far apart, however many applications connect. */
@@ -64,6 +70,9 @@ export class Visitor {
   /** Bound ports, one per service, in the order given. */
   ports: number[] = [];
   readonly stats = { sessions: 0, streams: 0 };
+  /** Which session new streams use (relay or direct); logs each change. */
+  readonly #paths: PathManager;
+  readonly #udp: UdpProber | undefined;
 
   constructor(options: VisitorOptions) {
     this.#o = options;
@@ -76,6 +85,20 @@ export class Visitor {
       services: () => this.#o.services.map((s, i) => ({ name: s.name, address: formatHostPort({ host: s.listen.host, port: this.ports[i] ?? s.listen.port }) })),
       pendingJoins: () => this.#waiting.length,
     };
+    const p2p = options.p2p ?? { enabled: true };
+    const udp = p2p.udp ?? (p2p.enabled && p2p.udpOff !== true ? visitorUdp(this.#log, options.server.host, () => localAddresses()) : undefined);
+    this.#udp = udp;
+    this.#paths = new PathManager({
+      log: this.#log,
+      enabled: p2p.enabled,
+      reprobeMs: p2p.reprobeMs ?? reprobeMsFromEnv(),
+      probe: (relay, signal) => probe(relay, { key: options.key, clientKey: options.clientKey, log: this.#log, limits: options.limits, udp }, signal),
+      onPath: () => this.#flushWaiting(),
+      onDirect: (d) => {
+        const observed = this.#obs.session({ peer: 'client', path: d.kind, fingerprint: this.#cfp }, d.session);
+        void d.session.ended.then(() => observed.end());
+      },
+    });
   }
 
   get port(): number {
@@ -97,10 +120,11 @@ export class Visitor {
   async stop(): Promise<void> {
     this.#stop.abort();
     this.#wake?.();
+    this.#paths.stop();
     // Applications whose streams a shutdown cuts see a reset, never a clean end.
     this.#session?.close('shutdown', 'the visitor is stopping');
     this.#resetWaiting();
-    await Promise.all(this.#servers.map((s) => closeServer(s)));
+    await Promise.all([...this.#servers.map((s) => closeServer(s)), this.#udp?.stop()]);
     await this.#running?.catch(() => {});
   }
 
@@ -120,8 +144,8 @@ export class Visitor {
   #accept(app: Socket, service: string, onEnd?: (end: StreamEnd) => void): void {
     app.on('error', (err) => this.#log.debug(`application socket error: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
     app.pause();
-    const session = this.#session;
-    if (session && !session.mux.closed) return this.#openStream(session, app, service, onEnd);
+    const session = this.#paths.pick();
+    if (session) return this.#openStream(session, app, service, onEnd);
     if (this.#waiting.length >= MAX_WAITING) {
       this.#log.rateLimited('warn', 'visit-queue-full', `${MAX_WAITING} connections are already waiting for the session to client ${this.#cfp}; refusing more`, 5000);
       reset(app);
@@ -138,6 +162,7 @@ export class Visitor {
 
   #openStream(session: Session, app: Socket, service: string, onEnd?: (end: StreamEnd) => void): void {
     this.stats.streams++;
+    this.#paths.opened(session);
     let done = false;
     let counted: (() => void) | undefined;
     session.mux.open(service, app, (end) => {
@@ -218,6 +243,15 @@ export class Visitor {
     }
   }
 
+  /** Applications waiting for a session go to the one new streams use now. */
+  #flushWaiting(): void {
+    const session = this.#paths.pick();
+    if (!session) return;
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const w of waiting) if (!w.app.destroyed) this.#openStream(session, w.app, w.service, w.onEnd);
+  }
+
   #serve(session: Session): Promise<void> {
     this.stats.sessions++;
     if (this.stats.sessions > 1) this.#obs.reconnected();
@@ -226,10 +260,10 @@ export class Visitor {
     this.#log.info(`session to client ${this.#cfp} open (via relay ${formatHostPort(this.#o.server)})`);
     // Confirm the session to the client at once: it opens nothing before an authenticated message.
     session.mux.ping();
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const w of waiting) if (!w.app.destroyed) this.#openStream(session, w.app, w.service, w.onEnd);
+    this.#paths.relayUp(session);
+    this.#flushWaiting();
     return session.ended.then((reason) => {
+      this.#paths.relayDown(session);
       observed.end();
       if (this.#session === session) this.#session = undefined;
       if (!this.#stop.signal.aborted) throw new TunError(reason.code, `session lost: ${reason.message}`);

@@ -15,7 +15,7 @@ export const PROTOCOL_VERSION = 2;
 /** Service names: what a user types after --service; also safe in logs and prologues. */
 export const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export type Channel = 'preauth' | 'control' | 'visitor' | 'tunnel' | 'e2e';
+export type Channel = 'preauth' | 'control' | 'visitor' | 'tunnel' | 'e2e' | 'p2p';
 
 const str = (max: number, optional = false, pattern?: RegExp): Field => ({ kind: 'str', max, optional, pattern });
 const bin = (min: number, max = min, optional = false): Field => ({ kind: 'bin', min, max, optional });
@@ -25,6 +25,9 @@ const serviceName = str(64, false, SERVICE_NAME);
 const errorFields: Schema = { code: str(48, false, /^[a-z_]+$/), message: str(300, true) };
 /** An IP address (v4 or v6, no zone) and port, as the relay saw a connection (for PROXY protocol headers). */
 const endpoint = (): Field => ({ kind: 'object', optional: true, fields: { addr: str(45, false, /^[0-9A-Fa-f:.]+$/), port: uint(65535) } });
+/** A P2P candidate address: 4 (IPv4) or 16 (IPv6) address bytes and a port (checked further in src/p2p). */
+const candidate: Field = { kind: 'object', fields: { ip: bin(4, 16), port: uint(65535) } };
+const candidates: Field = { kind: 'array', max: 8, of: candidate };
 
 interface Def {
   id: number;
@@ -46,6 +49,9 @@ export const CATALOGUE = {
     tunnelPort: uint(65535),
     heartbeatMs: uint(3_600_000),
     services: { kind: 'array', max: 32, of: { kind: 'object', fields: { name: serviceName, ok: bool(), code: str(48, true), message: str(300, true), publicPort: uint(65535, true) } } },
+    // P2P (absent when the relay runs with --no-p2p): the client's address as the relay sees it, and the relay's UDP observation port
+    observed: { ...candidate, optional: true },
+    udpPort: uint(65535, true),
   } },
   Open: { id: 3, channel: 'control', schema: { id: bin(16), token: bin(32), service: str(64, true, SERVICE_NAME), mode: str(8, false, /^(session|public)$/), src: endpoint(), dst: endpoint() } },
   OpenFailed: { id: 4, channel: 'control', schema: { id: bin(16), ...errorFields } },
@@ -69,6 +75,8 @@ export const CATALOGUE = {
   SessionHello: { id: 51, channel: 'e2e', schema: { v: uint(255) } },
   SessionAccept: { id: 52, channel: 'e2e', schema: { v: uint(255), ok: bool(), code: str(48, true, /^[a-z_]+$/), message: str(300, true), pad: bin(0, 160, true) } },
   StreamOpen: { id: 53, channel: 'e2e', schema: { service: serviceName } },
+  // P2P candidates, end to end inside a session's control stream (docs/protocol.md, P2P)
+  Candidates: { id: 64, channel: 'p2p', schema: { v: uint(255), tcp: candidates, udp: candidates, udpId: uint(2 ** 32 - 1, true), token: bin(16, 16, true), relayUdp: uint(65535, true) } },
 } as const satisfies Record<string, Def>;
 
 export type MessageName = keyof typeof CATALOGUE;
@@ -78,7 +86,7 @@ export interface Bodies {
   ControlInit: { v: number };
   ControlAccept: { v: number; ok: boolean; code?: string; message?: string; pad?: Buffer };
   Hello: { v: number; services: { name: string; publicPort?: number; proxy?: boolean }[] };
-  Welcome: { tunnelPort: number; heartbeatMs: number; services: { name: string; ok: boolean; code?: string; message?: string; publicPort?: number }[] };
+  Welcome: { tunnelPort: number; heartbeatMs: number; services: { name: string; ok: boolean; code?: string; message?: string; publicPort?: number }[]; observed?: WireCandidate; udpPort?: number };
   /** src/dst: where the relay saw the connection come from and arrive (only for a client whose Hello asked, with `proxy`). */
   Open: { id: Buffer; token: Buffer; service?: string; mode: 'session' | 'public'; src?: { addr: string; port: number }; dst?: { addr: string; port: number } };
   OpenFailed: { id: Buffer; code: string; message?: string };
@@ -94,6 +102,12 @@ export interface Bodies {
   SessionHello: { v: number };
   SessionAccept: { v: number; ok: boolean; code?: string; message?: string; pad?: Buffer };
   StreamOpen: { service: string };
+  Candidates: { v: number; tcp: WireCandidate[]; udp: WireCandidate[]; udpId?: number; token?: Buffer; relayUdp?: number };
+}
+
+export interface WireCandidate {
+  ip: Buffer;
+  port: number;
 }
 
 export type Message = { [K in MessageName]: { type: K } & Bodies[K] }[MessageName];

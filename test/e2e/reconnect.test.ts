@@ -39,7 +39,8 @@ it('a client reconnects after the relay restarts, and streams work again', async
   await relay1.waitFor(/tun server ready/);
   const client = await startClient(['--server', `127.0.0.1:${ports[0]}`, '--pubkey', relayKey.pub, '--key', clientKey.key, '--service', 'echo', '--local', `127.0.0.1:${echo.port}`, '--allow', keys.list('visitors.list', [visitorKey.line])]);
   procs.push(client);
-  const v = await startVisitor(['--server', `127.0.0.1:${ports[1]}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo']);
+  // This test is about the relay path: the visitor stays on it (--no-p2p).
+  const v = await startVisitor(['--server', `127.0.0.1:${ports[1]}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo', '--no-p2p']);
   procs.push(v.proc);
   await echoes(v.port);
   // A stream open while the relay goes away is cut: the application sees a reset, not EOF.

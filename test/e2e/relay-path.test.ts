@@ -35,7 +35,8 @@ describe('relay path (real CLI processes)', () => {
   const heldReceived: Buffer[] = [];
 
   const visit = async (key: string, pub: string, service: string): Promise<{ proc: TunProcess; port: number }> => {
-    const v = await startVisitor(['--server', `127.0.0.1:${relayVisitorPort}`, '--pubkey', pub, '--key', key, '--service', service]);
+    // These tests are about the relay path: the visitor stays on it (--no-p2p).
+    const v = await startVisitor(['--server', `127.0.0.1:${relayVisitorPort}`, '--pubkey', pub, '--key', key, '--service', service, '--no-p2p']);
     procs.push(v.proc);
     return v;
   };

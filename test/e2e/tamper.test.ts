@@ -27,7 +27,8 @@ describe('a hostile relay path (real CLI processes behind proxies)', () => {
   const visitorBehind = async (tamper?: (dir: Direction, chunk: Buffer, offset: number) => Buffer | 'cut'): Promise<{ port: number; proxy: Proxy; proc: TunProcess }> => {
     const proxy = await new Proxy(relayVisitorPort, tamper).start();
     proxies.push(proxy);
-    const v = await startVisitor(['--server', `127.0.0.1:${proxy.port}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo']);
+    // The tampering proxy sits on the relay path: the visitor stays on it (--no-p2p).
+    const v = await startVisitor(['--server', `127.0.0.1:${proxy.port}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo', '--no-p2p']);
     procs.push(v.proc);
     return { port: v.port, proxy, proc: v.proc };
   };

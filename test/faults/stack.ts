@@ -146,7 +146,8 @@ export class Stack {
   }
 
   visitArgs(host: string, client: TestKey, key: TestKey, service: string): string[] {
-    return ['visit', '--listen', '127.0.0.1:0', '--server', `${host}:${this.ports.visitor}`, '--pubkey', client.pub, '--key', key.key, '--service', service];
+    // Faults are injected on the relay path: the visitor stays on it (--no-p2p).
+    return ['visit', '--listen', '127.0.0.1:0', '--server', `${host}:${this.ports.visitor}`, '--pubkey', client.pub, '--key', key.key, '--service', service, '--no-p2p'];
   }
 
   async visit(name: string, host: string, client: TestKey, key: TestKey, service: string): Promise<{ watch: Watch; port: number }> {

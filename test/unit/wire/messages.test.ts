@@ -22,6 +22,7 @@ const samples: { [K in MessageName]: Bodies[K] } = {
   SessionAccept: { v: 2, ok: true, pad: Buffer.alloc(0) },
   StreamOpen: { service: 'web' },
   StreamError: { code: 'local_service_unavailable', message: 'connect ECONNREFUSED' },
+  Candidates: { v: 1, tcp: [{ ip: Buffer.from([127, 0, 0, 1]), port: 7000 }], udp: [], udpId: 7, token: Buffer.alloc(16, 9), relayUdp: 8009 },
 };
 
 const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
@@ -36,7 +37,7 @@ describe('message catalogue', () => {
       const back = decodeMessage(bytes, channel);
       assert.equal(back.type, name);
       assert.deepEqual(plain({ ...back, type: undefined }), plain({ ...(body as object), type: undefined }));
-      for (const other of ['preauth', 'control', 'visitor', 'tunnel', 'e2e'] as const) {
+      for (const other of ['preauth', 'control', 'visitor', 'tunnel', 'e2e', 'p2p'] as const) {
         if (other !== channel) assert.throws(() => decodeMessage(bytes, other), (e) => isTunError(e, 'MESSAGE_UNKNOWN'));
       }
     }
