@@ -75,7 +75,7 @@ export class PathManager {
     this.#log = o.log;
     this.#pingMs = o.pingMs ?? 500;
     this.#deadMs = o.deadMs ?? 2000;
-    this.#closeAfterMs = o.closeAfterMs ?? 10_000;
+    this.#closeAfterMs = o.closeAfterMs ?? 6000;
     this.#now = o.now ?? Date.now;
   }
 

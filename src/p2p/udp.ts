@@ -86,6 +86,9 @@ export class UdxDuplex extends Duplex {
     });
     s.on('end', () => this.push(null));
     s.on('error', (err: Error) => this.destroy(err));
+    // As on every socket tun owns: an error (a reset by the peer) is never unhandled, before or
+    // after a session adopts the path; the session and the handshake see it as the path closing.
+    this.on('error', () => {});
     s.on('close', () => this.destroy());
   }
 

@@ -122,7 +122,8 @@ describe('PROXY protocol towards the local service (real CLI processes)', () => 
   });
 
   it('session mode: every stream of a visitor session carries the visitor agent\'s address as the relay saw it', async () => {
-    const v = await startVisitor(['--server', `127.0.0.1:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'web1']);
+    // The address as the relay saw it: the visitor stays on the relay path (--no-p2p).
+    const v = await startVisitor(['--server', `127.0.0.1:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'web1', '--no-p2p']);
     procs.push(v.proc);
     for (const text of ['first stream', 'second stream']) assert.equal((await roundTrip(v.port, Buffer.from(text))).data.toString(), 'ok');
     await until(() => v1.received.length === 3, 10_000);

@@ -124,7 +124,8 @@ describe('tun status (real CLI processes)', () => {
         '--allow', keys.list('visitors.list', [visitorKey.line]), '--admin', sock.client,
       ]),
     );
-    const v = await startVisitor(['--server', `127.0.0.1:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo', '--admin', sock.visit]);
+    // One session per visitor, on the relay path (--no-p2p: P2P would add a direct session).
+    const v = await startVisitor(['--server', `127.0.0.1:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo', '--admin', sock.visit, '--no-p2p']);
     procs.push(v.proc);
     visitorPort = v.port;
   });
