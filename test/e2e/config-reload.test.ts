@@ -39,7 +39,8 @@ function replace(name: string, text: string): void {
 }
 
 async function visitor(relayVisitorPort: number, client: TestKey, key: TestKey, service: string): Promise<{ proc: TunProcess; port: number }> {
-  const proc = new TunProcess(['visit', '--server', `127.0.0.1:${relayVisitorPort}`, '--pubkey', client.pub, '--key', key.key, '--service', service, '--listen', '127.0.0.1:0']);
+  // One session per visitor (--no-p2p: a direct path would add a second one to count).
+  const proc = new TunProcess(['visit', '--server', `127.0.0.1:${relayVisitorPort}`, '--pubkey', client.pub, '--key', key.key, '--service', service, '--listen', '127.0.0.1:0', '--no-p2p']);
   procs.push(proc);
   const port = Number((await proc.waitFor(/tun visit ready: listening on port (\d+)/))[1]);
   await proc.waitFor(/session to client \w+ open/);

@@ -223,7 +223,8 @@ describe('metrics (real CLI processes)', () => {
   });
 
   it('follows a visitor opening streams and moving bytes (exact byte counts at both ends)', async () => {
-    const v = await startVisitor(['--server', `127.0.0.1:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'twice', M, '127.0.0.1:0']);
+    // The relay's byte counts are checked: the visitor stays on the relay path (--no-p2p).
+    const v = await startVisitor(['--server', `127.0.0.1:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'twice', M, '127.0.0.1:0', '--no-p2p']);
     procs.push(v.proc);
     visitorPort = v.port;
     visitorM = await metricsPort(v.proc);
