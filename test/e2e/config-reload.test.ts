@@ -57,7 +57,7 @@ async function paced(s: Socket, data: Buffer, gapMs: number): Promise<void> {
 }
 
 describe('client reload: visitor keys', () => {
-  test('adding a key and revoking another while streams flow', async () => {
+  test('adding a key and revoking another while streams flow', async (t) => {
     const k = { relay: keys.key('relay'), client: keys.key('client'), a: keys.key('va'), b: keys.key('vb'), c: keys.key('vc') };
     const relay = await startRelay(['--key', k.relay.key, '--authorized', keys.list('clients.list', [k.client.line])]);
     procs.push(relay.proc);
@@ -89,6 +89,7 @@ describe('client reload: visitor keys', () => {
     const b = await bOut;
     const closedAfter = Date.now() - t0;
     assert.ok(closedAfter < 1000, `the revoked visitor's stream closed ${closedAfter} ms after SIGHUP`);
+    t.diagnostic(`the revoked visitor's stream closed ${closedAfter} ms after SIGHUP`);
     assert.equal(b.how, 'reset', 'a revoked stream is aborted, not ended');
     await client.waitFor(new RegExp(`reload \\(SIGHUP\\): \\+1 key, -1 key \\(${k.b.fingerprint} \\(vb\\)\\); visitor lists changed for data; 1 visitor session closed \\(key revoked\\)`));
     await vb.proc.waitFor(/visitor_revoked/);
