@@ -4,7 +4,7 @@
  * file's keys.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -81,6 +81,31 @@ describe('examples/ run as they are', () => {
       assert.equal(out.data.toString(), `hello ${port}`);
       assert.equal(out.how, 'end');
     }
+  });
+});
+
+describe('tun visit --stdio with a config file', () => {
+  test('server, pubkey and key from the file, the one service from --service (as ssh ProxyCommand gives %h)', async () => {
+    const k = { relay: keys.key('st-relay'), client: keys.key('st-client'), v: keys.key('st-v') };
+    const relay = await startRelay(['--key', k.relay.key, '--authorized', keys.list('st-clients.list', [k.client.line])]);
+    procs.push(relay.proc);
+    const echo = await new EchoService().start();
+    echoes.push(echo);
+    const c = await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', k.relay.pub, '--key', k.client.key, '--service', 'data', '--local', String(echo.port), '--allow', keys.list('st-v.list', [k.v.line])]);
+    procs.push(c);
+    const cfg = file('st-visit.toml', `server = "127.0.0.1:${relay.visitor}"\npubkey = "st-client.pub"\nkey = "st-v.key"\n\n[[service]]\nname = "other"\nlisten = 1\n`);
+    // Asynchronous: the echo service runs in this process.
+    const child = spawn(process.execPath, [CLI(), 'visit', '--stdio', '--config', cfg, '--service', 'data'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TUN_LOG: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdin!.end('through stdio');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const status = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearTimeout(timer);
+    assert.equal(status, 0, `exit code (stderr: ${stderr})`);
+    assert.equal(stdout, 'through stdio');
   });
 });
 
