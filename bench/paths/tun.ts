@@ -1,6 +1,7 @@
 /**
  * tun through its CLI only: app -> `tun visit` -> `tun server` -> `tun client` -> echo, each its
- * own process, keys made with `tun keygen`. With a WAN delay the relay listens on 127.0.0.1 with
+ * own process, keys made with `tun keygen`. The relay path on purpose (--no-p2p): on loopback a
+ * visitor would otherwise move to a direct path; `npm run bench:p2p` measures direct paths. With a WAN delay the relay listens on 127.0.0.1 with
  * fixed ports and delay proxies on 127.0.0.3 take the same port numbers, so the visitor and the
  * client (which dials the tunnel port on the host given in --server) reach it only through them.
  */
@@ -39,17 +40,17 @@ export async function startTun(opts: StartOptions): Promise<Path> {
     const wan = opts.wanDelayMs !== undefined;
     const [control, visitor, tunnel] = (await freePorts(3, wan ? WAN_HOST : undefined)) as [number, number, number];
     const relay = tun('tun server', ['server', '--key', relayKey.key, '--authorized', join(dir, 'clients.list'), '--bind', '127.0.0.1',
-      '--control-port', String(control), '--visitor-port', String(visitor), '--tunnel-port', String(tunnel), '--log-level', 'warn']);
+      '--control-port', String(control), '--visitor-port', String(visitor), '--tunnel-port', String(tunnel), '--no-p2p', '--log-level', 'warn']);
     children.push(relay);
     await relay.waitFor(/tun server ready/);
     const host = wan ? WAN_HOST : '127.0.0.1';
     if (wan) children.push(await delayProxies(opts.wanDelayMs!, [control, visitor, tunnel]));
     const client = tun('tun client', ['client', '--server', `${host}:${control}`, '--pubkey', relayKey.pub, '--key', clientKey.key,
-      '--service', 'echo', '--local', `127.0.0.1:${opts.echoPort}`, '--allow', join(dir, 'visitors.list'), '--log-level', 'warn']);
+      '--service', 'echo', '--local', `127.0.0.1:${opts.echoPort}`, '--allow', join(dir, 'visitors.list'), '--no-p2p', '--log-level', 'warn']);
     children.push(client);
     await client.waitFor(/tun client ready/);
     const visit = tun('tun visit', ['visit', '--server', `${host}:${visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key,
-      '--service', 'echo', '--listen', '127.0.0.1:0', '--log-level', 'warn']);
+      '--service', 'echo', '--listen', '127.0.0.1:0', '--no-p2p', '--log-level', 'warn']);
     children.push(visit);
     const port = Number((await visit.waitFor(/tun visit ready: listening on port (\d+)/))[1]);
     const ep = {
