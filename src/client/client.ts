@@ -13,7 +13,7 @@ import { VisitorAccess } from '../identity/visitor-access.js';
 import type { Logger } from '../log.js';
 import { Backoff, sleep } from '../net/backoff.js';
 import { FrameReader } from '../net/frame-reader.js';
-import { Observer, type PathLabel } from '../observe/observer.js';
+import { Observer, type PathLabel, type ServiceInfo } from '../observe/observer.js';
 import { SocketSet, dial, formatHostPort, type HostPort } from '../net/socket.js';
 import { splice } from '../net/splice.js';
 import { type ControlChannel, within, writeFrame } from '../stream/control-channel.js';
@@ -106,8 +106,9 @@ export class Client {
     this.online = new Promise((resolve) => (this.#onlineOnce = resolve));
     this.#obs = options.observer ?? new Observer('client');
     this.#obs.identity = fingerprint(options.key.publicKey);
-    const services = options.services.map((s) => ({ name: s.name, address: formatHostPort(s.local), publicPort: s.publicPort }));
-    this.#obs.sources = { services: () => services, pendingJoins: () => this.#settingUp };
+    // Read when asked: a reload replaces the services in place.
+    const services = (): ServiceInfo[] => this.#o.services.map((s) => ({ name: s.name, address: formatHostPort(s.local), publicPort: s.publicPort }));
+    this.#obs.sources = { services, pendingJoins: () => this.#settingUp };
     if (options.p2p) {
       const udp = options.p2p.udp === false ? undefined : clientUdp(this.#log);
       this.#p2p = new ClientP2p({ port: options.p2p.port, log: this.#log, udp, serve: (path, reader, confirmed, kind, source) => this.#serveSession(path, reader, confirmed, kind, source) });

@@ -105,6 +105,7 @@ describe('tun status (real CLI processes)', () => {
   const relayKey = keys.key('relay');
   const clientKey = keys.key('client');
   const visitorKey = keys.key('visitor');
+  const secondKey = keys.key('second-client');
   const echo = new EchoService();
   const procs: TunProcess[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'tun-admin-'));
@@ -250,6 +251,24 @@ describe('tun status (real CLI processes)', () => {
     }
     assert.equal(readFileSync(file, 'utf8'), 'keep me\n', 'the file is untouched');
     assert.equal((await statusJson(sock.relay)).role, 'relay', 'the relay still answers on its socket');
+  });
+
+  it('shows the services a reload gave the client', async () => {
+    const config = join(dir, 'client.toml');
+    const write = (services: string[]): void =>
+      writeFileSync(config, [`server = "127.0.0.1:${relay.control}"`, `pubkey = "${relayKey.pub}"`, `key = "${secondKey.key}"`, ...services.flatMap((n) => ['[[service]]', `name = "${n}"`, `local = "127.0.0.1:${echo.port}"`])].join('\n') + '\n');
+    // Its own key, added to the relay's list (the relay reloads it), so the first client keeps its session.
+    keys.list('clients.list', [clientKey.line, secondKey.line]);
+    await relay.proc.waitFor(/reload \(file changed\): \+1 key/);
+    write(['one']);
+    const path = join(dir, 'reloaded.sock');
+    const c = await startClient(['--config', config, '--admin', path]);
+    procs.push(c);
+    assert.deepEqual((await statusJson(path)).services.map((x) => x.name), ['one']);
+    write(['one', 'two']);
+    c.child.kill('SIGHUP');
+    await eventually(path, (s) => assert.deepEqual(s.services.map((x) => x.name), ['one', 'two']));
+    await c.stop();
   });
 
   it('reuses a stale socket left by a daemon that was killed, and removes its socket on a clean stop', async () => {
