@@ -277,6 +277,35 @@ describe('metrics (real CLI processes)', () => {
     assert.equal(val(c, 'tun_sessions', { peer: 'visitor', path: 'relay' }), 1, 'the allowed visitor is unaffected');
   });
 
+  it('labels sessions and streams on a direct path (P2P on loopback), and the relay does not count their bytes', async () => {
+    const v = await startVisitor(['--server', `127.0.0.1:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'twice', M, '127.0.0.1:0']);
+    procs.push(v.proc);
+    const vm = await metricsPort(v.proc);
+    await v.proc.waitFor(/path: direct-tcp /, 20_000);
+    const direct = { service: 'twice', path: 'direct-tcp' };
+    const relayBefore = val(await scrape(relayM), 'tun_bytes_total', { service: '(session)', path: 'relay', direction: 'to_service' });
+    const N = 200_000;
+    const s = await dial(v.port);
+    await answered(s, randomBytes(N));
+    await closeClean(s);
+    for (const port of [vm, clientM]) {
+      await eventually(port, (m) => {
+        assert.equal(val(m, 'tun_streams_total', direct), 1, 'the one stream went direct');
+        assert.ok(val(m, 'tun_bytes_total', { ...direct, direction: 'to_service' }) >= N);
+        assert.equal(val(m, 'tun_streams_open', direct), 0);
+      });
+    }
+    const vs = await scrape(vm);
+    assert.equal(val(vs, 'tun_sessions', { peer: 'client', path: 'direct-tcp' }), 1);
+    assert.equal(val(vs, 'tun_bytes_total', { ...direct, direction: 'to_service' }), N, 'exactly what the application sent');
+    assert.equal(val(vs, 'tun_bytes_total', { ...direct, direction: 'to_visitor' }), 2 * N);
+    assert.equal(val(vs, 'tun_streams_total', { service: 'twice', path: 'relay' }), 0, 'nothing went through the relay');
+    assert.equal(val(await scrape(clientM), 'tun_sessions', { peer: 'visitor', path: 'direct-tcp' }), 1);
+    const relayAfter = val(await scrape(relayM), 'tun_bytes_total', { service: '(session)', path: 'relay', direction: 'to_service' });
+    assert.ok(relayAfter - relayBefore < N / 4, `the relay carried ${relayAfter - relayBefore} bytes of a ${N}-byte direct stream (control traffic only)`);
+    await v.proc.stop();
+  });
+
   it('counts configuration reloads, applied and rejected (SIGHUP)', async () => {
     const before = await scrape(relayM);
     const ok0 = val(before, 'tun_reloads_total', { result: 'ok' });
