@@ -120,7 +120,8 @@ export class Observer {
 
   /**
    * A stream opened on `path` for `service`; `bytes` reads what it carried so far (from socket
-   * counters; a stream without them, such as stdio, counts 0). Returns its end, to call once when it is over (later calls do nothing).
+   * counters; a stream without them, such as stdio, counts 0). Returns its end, to call once when
+   * it is over (later calls do nothing).
    */
   stream(service: string, path: PathLabel, bytes: () => Bytes, session?: ObservedSession): () => void {
     const key = keyOf(service, path);
