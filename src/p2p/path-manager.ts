@@ -45,6 +45,8 @@ export interface PathManagerOptions {
 export const DEFAULT_REPROBE_MS = 30_000;
 /** A probe never starts sooner than this after the previous one, whatever triggers it. */
 const MIN_PROBE_GAP_MS = 1000;
+/** ...nor sooner than this after the relay session opened: its first streams go first. */
+const FIRST_PROBE_AFTER_MS = 250;
 
 export function reprobeMsFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const n = Number(env.TUN_P2P_REPROBE_MS);
@@ -65,6 +67,7 @@ export class PathManager {
   #current: PathKind | undefined;
   #probing: AbortController | undefined;
   #lastProbe = 0;
+  #relayUpAt = 0;
   #reprobe: NodeJS.Timeout | undefined;
   #watch: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -103,6 +106,7 @@ export class PathManager {
 
   relayUp(session: Session): void {
     this.#relay = session;
+    this.#relayUpAt = this.#now();
     if (!this.#direct) this.#change('relay', 'relay session open');
     this.#maybeProbe();
   }
@@ -126,7 +130,7 @@ export class PathManager {
 
   #maybeProbe(): void {
     if (!this.#o.enabled || this.#stopped || this.#probing || this.#direct || !this.#relay) return;
-    const wait = this.#lastProbe + MIN_PROBE_GAP_MS - this.#now();
+    const wait = Math.max(this.#lastProbe + MIN_PROBE_GAP_MS, this.#relayUpAt + FIRST_PROBE_AFTER_MS) - this.#now();
     if (wait > 0) return this.#scheduleProbe(wait);
     void this.#probe(this.#relay);
   }

@@ -101,6 +101,11 @@ export class UdxDuplex extends Duplex {
     else this.#s.once('drain', () => cb());
   }
 
+  /** A session writes a record as corked pieces (length, ciphertext, tag): one UDX write, not three packets. */
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this._write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), 'binary', cb);
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
     this.#s.end();
     cb();
