@@ -142,6 +142,36 @@ describe('client reload: visitor keys', () => {
   });
 });
 
+describe('client reload: a visitor on a direct path', () => {
+  test('revoking its key closes its streams on the direct path as well', async () => {
+    const k = { relay: keys.key('dp-relay'), client: keys.key('dp-client'), v: keys.key('dp-v') };
+    const relay = await startRelay(['--key', k.relay.key, '--authorized', keys.list('dp-clients.list', [k.client.line])]);
+    procs.push(relay.proc);
+    const echo = await new EchoService().start();
+    echoes.push(echo);
+    file('dp-visitors.list', k.v.line + '\n');
+    const client = await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', k.relay.pub, '--key', k.client.key, '--service', 'data', '--local', String(echo.port), '--allow', join(keys.dir, 'dp-visitors.list')]);
+    procs.push(client);
+    const v = new TunProcess(['visit', '--server', `127.0.0.1:${relay.visitor}`, '--pubkey', k.client.pub, '--key', k.v.key, '--service', 'data', '--listen', '127.0.0.1:0']);
+    procs.push(v);
+    const port = Number((await v.waitFor(/tun visit ready: listening on port (\d+)/))[1]);
+    await v.waitFor(/path: direct-(tcp|udp) /, 20_000);
+    const s = await dial(port);
+    const held = collect(s, 20_000);
+    s.write('direct');
+    await until(() => echo.received.some((b) => b.toString() === 'direct'), 10_000);
+    writeFileSync(join(keys.dir, 'dp-visitors.list'), '# nobody\n');
+    const t0 = Date.now();
+    client.child.kill('SIGHUP');
+    const out = await held;
+    const closedAfter = Date.now() - t0;
+    assert.equal(out.how, 'reset');
+    assert.ok(closedAfter < 1000, `the revoked stream closed ${closedAfter} ms after SIGHUP`);
+    await client.waitFor(/reload \(SIGHUP\): -1 key .*visitor sessions? closed \(key revoked\)/);
+    await v.waitFor(/visitor_revoked/);
+  });
+});
+
 describe('relay reload: client keys and grants', () => {
   test('a revoked client key is closed at once and told why; grants limit service names', async () => {
     const k = { relay: keys.key('rr-relay'), one: keys.key('rr-one'), two: keys.key('rr-two'), v: keys.key('rr-v') };
