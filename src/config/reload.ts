@@ -1,12 +1,12 @@
 /**
  * Live reload: on SIGHUP, and when a watched file changes (fs.watch on its folder, so editors that
- * write a new file and rename it over the old one are seen too; events within a debounce count
- * once, and a change that leaves every file's bytes as they were is no change). A reload loads
+ * write a new file and rename it over the old one, and symlink swaps, are seen too; events within a
+ * debounce count once, and a change that leaves every file's bytes as they were is no change). A reload loads
  * everything anew; a load that fails is logged on one line and the running settings stay.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { asTunError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { countReload } from '../observe/reloads.js';
@@ -106,13 +106,11 @@ export class Reloader<T> {
     this.#files = abs;
     for (const w of this.#watchers) w.close();
     this.#watchers = [];
-    const byDir = new Map<string, Set<string>>();
-    for (const f of abs) byDir.set(dirname(f), (byDir.get(dirname(f)) ?? new Set()).add(basename(f)));
-    for (const [dir, names] of byDir) {
+    // Any event in a watched folder leads to a look at the files' bytes (after the debounce): a
+    // file replaced through a symlink swap (a mounted ConfigMap's ..data) changes no watched name.
+    for (const dir of new Set(abs.map((f) => dirname(f)))) {
       try {
-        const w = watch(dir, { persistent: false }, (_event, name) => {
-          if (name === null || names.has(name.toString())) this.#changed();
-        });
+        const w = watch(dir, { persistent: false }, () => this.#changed());
         w.on('error', (err) => this.#o.log.warn(`cannot watch ${dir} for changes any more (${(err as NodeJS.ErrnoException).code ?? err.message}); reload with SIGHUP`));
         this.#watchers.push(w);
       } catch (err) {

@@ -1,6 +1,6 @@
 /** The reloader: file changes (in place and by rename over the file), SIGHUP, debounce, and a rejected load keeping the old settings. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -22,9 +22,9 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-function setup(name: string): { path: string; lines: string[]; applied: string[]; r: Reloader<string> } {
+function setup(name: string, write = true): { path: string; lines: string[]; applied: string[]; r: Reloader<string> } {
   const path = join(dir, name);
-  writeFileSync(path, 'one');
+  if (write) writeFileSync(path, 'one');
   const lines: string[] = [];
   const applied: string[] = [];
   const log = createLogger('test', 'debug', (l) => lines.push(l), 'text');
@@ -68,6 +68,22 @@ describe('Reloader', () => {
       writeFileSync(join(dir, 'b.conf.tmp'), 'again');
       renameSync(join(dir, 'b.conf.tmp'), s.path);
       await until(() => s.applied.includes('again'));
+    } finally {
+      s.r.stop();
+    }
+  });
+  test('a symlink swapped to another folder (as a mounted ConfigMap updates)', async () => {
+    mkdirSync(join(dir, 'v1'));
+    mkdirSync(join(dir, 'v2'));
+    writeFileSync(join(dir, 'v1', 'e.conf'), 'first');
+    writeFileSync(join(dir, 'v2', 'e.conf'), 'second');
+    symlinkSync('v1', join(dir, 'data'));
+    symlinkSync(join('data', 'e.conf'), join(dir, 'e.conf'));
+    const s = setup('e.conf', false);
+    try {
+      symlinkSync('v2', join(dir, 'data.new'));
+      renameSync(join(dir, 'data.new'), join(dir, 'data'));
+      await until(() => s.applied.includes('second'));
     } finally {
       s.r.stop();
     }
