@@ -84,7 +84,7 @@ export function watchClient<T extends { config?: string; allow?: string; server?
         services,
         lists.length ? `visitor lists changed for ${lists.join(', ')}` : '',
         done.sessions ? `${plural(done.sessions, 'visitor session')} closed (key revoked)` : '',
-        done.streams ? `${plural(done.streams, 'stream')} closed (no longer allowed)` : '',
+        done.streams ? `${plural(done.streams, 'stream')} closed (service removed or no longer allowed)` : '',
         done.reregistered ? 'registering the services with the relay again' : '',
         restart,
       );

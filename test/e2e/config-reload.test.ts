@@ -133,12 +133,53 @@ describe('client reload: visitor keys', () => {
     replace('ps.toml', conf([]));
     const out = await held;
     assert.equal(out.how, 'reset');
-    await client.waitFor(/reload \(file changed\): visitor lists changed for ssh; 1 stream closed \(no longer allowed\)/);
+    await client.waitFor(/reload \(file changed\): visitor lists changed for ssh; 1 stream closed \(service removed or no longer allowed\)/);
     await ssh.proc.waitFor(/visitor_not_allowed/);
     const web = new TunProcess(['visit', '--server', `127.0.0.1:${relay.visitor}`, '--pubkey', k.client.pub, '--key', k.v.key, '--service', 'web', '--listen', '127.0.0.1:0']);
     procs.push(web);
     const port = Number((await web.waitFor(/listening on port (\d+)/))[1]);
     assert.equal((await roundTrip(port, Buffer.from('web ok'))).data.toString(), 'web ok');
+  });
+});
+
+describe('client reload: services', () => {
+  test('a service added and another removed while a stream flows to a third', async () => {
+    const k = { relay: keys.key('sa-relay'), client: keys.key('sa-client'), v: keys.key('sa-v') };
+    const relay = await startRelay(['--key', k.relay.key, '--authorized', keys.list('sa-clients.list', [k.client.line])]);
+    procs.push(relay.proc);
+    const echo = await new EchoService().start();
+    echoes.push(echo);
+    keys.list('sa-v.list', [k.v.line]);
+    const svc = (name: string): string => `\n[[service]]\nname = "${name}"\nlocal = ${echo.port}\n`;
+    const head = `server = "127.0.0.1:${relay.control}"\npubkey = "sa-relay.pub"\nkey = "sa-client.key"\nallow = "sa-v.list"\n`;
+    const cfg = file('sa.toml', head + svc('keep') + svc('old'));
+    const client = await startClient(['--config', cfg]);
+    procs.push(client);
+    const v = new TunProcess(['visit', '--server', `127.0.0.1:${relay.visitor}`, '--pubkey', k.client.pub, '--key', k.v.key, '--no-p2p',
+      '--service', 'keep', '--listen', '127.0.0.1:0', '--service', 'old', '--listen', '127.0.0.1:0', '--service', 'new', '--listen', '127.0.0.1:0']);
+    procs.push(v);
+    const [keep, old, added] = (await v.waitFor(/listening on port (\d+), (\d+), (\d+)/)).slice(1).map(Number) as [number, number, number];
+    assert.equal((await roundTrip(added, Buffer.from('x'))).how, 'reset', 'no service "new" yet');
+
+    const data = randomBytes(16 * 1024 * 1024);
+    const sk = await dial(keep);
+    const keepOut = collect(sk, 120_000);
+    const sending = paced(sk, data, 40);
+    const so = await dial(old);
+    const oldOut = collect(so, 30_000);
+    so.write('old');
+    await until(() => echo.received.some((b) => b.toString() === 'old'), 10_000);
+    replace('sa.toml', head + svc('keep') + svc('new'));
+    assert.equal((await oldOut).how, 'reset', 'a stream to a removed service is reset');
+    await client.waitFor(/reload \(file changed\): services added: new, services removed: old; 1 stream closed \(service removed or no longer allowed\); registering the services with the relay again/);
+    await client.waitFor(/service new registered/);
+    await v.waitFor(/service_removed/);
+    const n = await roundTrip(added, Buffer.from('new is here'));
+    assert.equal(n.data.toString(), 'new is here');
+    await sending;
+    const kept = await keepOut;
+    assert.equal(kept.how, 'end');
+    assert.equal(sha(kept.data), sha(data), 'the stream to the unchanged service is untouched by the re-registration');
   });
 });
 
