@@ -49,7 +49,6 @@ export function registerServer(program: Command): void {
         const log = roleLogger('relay', o);
         if (settings.overridden.length) log.info(`command-line flags override ${flags.config} keys: ${settings.overridden.join(', ')}`);
         const observer = new Observer('relay');
-        const stopObserving = await startObserving(observer, o, log);
         const relay = new Relay({
           key: loadKeyPair(o.key!),
           authorized: settings.authorized,
@@ -64,6 +63,8 @@ export function registerServer(program: Command): void {
           limits: publicLimits(o.publicMaxPerSource),
           observer,
         });
+        // After everything that can refuse the settings (a bad key file leaves no admin socket behind).
+        const stopObserving = await startObserving(observer, o, log);
         await relay.start().catch(async (err: unknown) => {
           await stopObserving();
           throw err;

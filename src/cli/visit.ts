@@ -73,7 +73,6 @@ export function registerVisit(program: Command): void {
         if (settings.overridden.length) log.info(`command-line flags override ${given.config} keys: ${settings.overridden.join(', ')}`);
         visitHangup(log);
         const observer = new Observer('visit');
-        const stopObserving = await startObserving(observer, o, log);
         const visitor = new Visitor({
           server: parseHostPort(o.server!, 8007, '--server'),
           clientKey: loadPublicKey(o.pubkey!),
@@ -83,6 +82,7 @@ export function registerVisit(program: Command): void {
           observer,
           p2p: { enabled: o.p2p },
         });
+        const stopObserving = await startObserving(observer, o, log);
         await visitor.start().catch(async (err: unknown) => {
           await stopObserving();
           throw err;
