@@ -84,7 +84,7 @@ describe('P2P path manager', () => {
     pm.relayUp(relay.visitor);
     assert.equal(pm.current, 'relay');
     assert.ok(lines.some((l) => /visit info: path: relay \(relay session open\)/.test(l)));
-    await until(() => pm.current === 'direct-tcp', 3000);
+    await until(() => pm.current === 'direct-tcp', 6000);
     assert.ok(lines.some((l) => /visit info: path: direct-tcp 127\.0\.0\.1:7$/.test(l)), lines.join('\n'));
     assert.ok(lines.some((l) => /streams by path: relay 0, direct-tcp 0, direct-udp 0/.test(l)));
     assert.equal(pm.pick(), directs[0]!.visitor);
@@ -104,21 +104,22 @@ describe('P2P path manager', () => {
     offerDirect = false;
     const t0 = Date.now();
     directs[0]!.blackhole();
-    await until(() => pm.current === 'relay', 3000);
-    assert.ok(Date.now() - t0 < 2000, `back on the relay after ${Date.now() - t0} ms`);
+    await until(() => pm.current === 'relay', 6000);
+    // 600 ms of silence; generous for a loaded machine (a late timer postpones the judgement).
+    assert.ok(Date.now() - t0 < 4000, `back on the relay after ${Date.now() - t0} ms`);
     assert.equal(pm.pick(), relay.visitor);
     assert.ok(lines.some((l) => /path: relay \(direct path 127\.0\.0\.1:7 silent for \d+ ms\)/.test(l)), lines.join('\n'));
     const ended = await outcome;
     assert.equal(ended.how, 'reset', 'a stream on the dead path ends with a reset, not a hang');
-    assert.ok(Date.now() - t0 < 4000, `the dead path's stream was reset after ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 < 8000, `the dead path's stream was reset after ${Date.now() - t0} ms`);
     assert.ok(lines.some((l) => /direct path closed: .*silent/.test(l)), lines.join('\n'));
 
     // Re-probes run every reprobeMs while no direct path works; one that finds it moves back.
     const before = probes;
-    await new Promise((r) => setTimeout(r, 1200));
-    assert.ok(probes - before >= 1 && probes - before <= 4, `${probes - before} re-probes in 1.2 s at 300 ms (at most one a second)`);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.ok(probes - before >= 1 && probes - before <= 3, `${probes - before} re-probes in 1.5 s at 300 ms (at most one a second)`);
     offerDirect = true;
-    await until(() => pm.current === 'direct-tcp', 3000);
+    await until(() => pm.current === 'direct-tcp', 6000);
     pm.stop();
     assert.match(lines.at(-1)!, /streams by path: relay 0, direct-tcp 1, direct-udp 0/);
     relay.visitor.close('shutdown', 'test over');
@@ -138,13 +139,13 @@ describe('P2P path manager', () => {
       },
     });
     pm.relayUp(relay.visitor);
-    await until(() => pm.current === 'direct-udp', 3000);
+    await until(() => pm.current === 'direct-udp', 6000);
     pausedAt = Date.now();
     paused = true;
-    await until(() => pm.current === 'relay', 3000);
+    await until(() => pm.current === 'relay', 6000);
     assert.equal(pm.pick(), relay.visitor);
     paused = false;
-    await until(() => pm.current === 'direct-udp', 3000);
+    await until(() => pm.current === 'direct-udp', 6000);
     assert.equal(pm.pick(), d!.visitor);
     assert.equal(d!.visitor.mux.closed, false, 'the direct session was kept');
     pm.stop();
