@@ -57,7 +57,11 @@ export class Visitor {
       const hit = this.paths().find((p) => p.offset >= from && kind.test(p.kind));
       if (hit) return hit;
       if (this.proc.child.exitCode !== null) throw new Error(`visitor ${this.name} exited (${this.proc.child.exitCode}) before a path line matching ${kind}:\n${this.proc.output.slice(-3000)}`);
-      if (Date.now() > deadline) throw new Error(`visitor ${this.name}: no "path: ${kind.source}" line within ${ms} ms; its log:\n${this.proc.output.slice(-3000)}`);
+      if (Date.now() > deadline) {
+        const other = this.paths().filter((p) => p.offset >= from && p.kind !== 'relay').map((p) => `${p.kind} ${p.detail}`);
+        const took = other.length ? ` (it took ${other.join(', then ')} instead)` : '';
+        throw new Error(`visitor ${this.name}: no "path: ${kind.source}" line within ${ms} ms${took}; its log:\n${this.proc.output.slice(-3000)}`);
+      }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
