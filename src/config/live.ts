@@ -27,7 +27,7 @@ function needRestart(before: object, after: object, keys: string[]): string {
 }
 
 export function watchServer<T extends { config?: string; key?: string; authorized?: string }>(
-  opts: T, cmd: Command, first: { opts: T; authorized: KeyList; files: string[] }, relay: Reloadable<KeyList, { revoked: number; regranted: number }>, log: Logger,
+  opts: T, cmd: Command, first: { opts: T; authorized: KeyList; files: string[] }, relay: Reloadable<KeyList, { revoked: number; regranted: number; streams: number }>, log: Logger,
 ): Reloader<ReturnType<typeof serverSettings<T>>> {
   let current = first;
   const fixed = Object.keys(first.opts).filter((k) => k !== 'authorized' && k !== 'config');
@@ -42,7 +42,7 @@ export function watchServer<T extends { config?: string; key?: string; authorize
       const done = relay.reload(next.authorized);
       const restart = needRestart(current.opts, next.opts, fixed);
       current = next;
-      return joinSummary(keys, done.revoked ? `${plural(done.revoked, 'client session')} closed (key revoked)` : '', done.regranted ? `${plural(done.regranted, 'client session')} closed (grants changed)` : '', restart);
+      return joinSummary(keys, done.revoked ? `${plural(done.revoked, 'client session')} closed (key revoked)` : '', done.regranted ? `${plural(done.regranted, 'client session')} closed (grants changed)` : '', done.streams ? `${plural(done.streams, 'joined stream')} reset` : '', restart);
     },
   });
   r.start(first.files);

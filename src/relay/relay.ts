@@ -20,6 +20,7 @@ import { DEFAULT_RELAY_LIMITS, PreAuthGate, type RelayLimits } from './limits.js
 import { PairingTable, type Pending } from './pairing.js';
 import { admitClient } from './control-handshake.js';
 import { SourceLimit } from './source-limit.js';
+import { ClientStreams } from './client-streams.js';
 import { ObservationPort } from '../p2p/observe.js';
 import { observedFor } from '../p2p/relay-side.js';
 
@@ -75,6 +76,8 @@ export class Relay {
   readonly #publicPorts = new Map<number, Session>();
   /** Every socket the relay accepted and has not seen close: stop() destroys them all. */
   readonly #sockets = new SocketSet();
+  /** Joined streams per client key: a revocation cuts them (a control reconnect does not). */
+  readonly #joined = new ClientStreams();
   #stopped = false;
   ports = { control: 0, visitor: 0, tunnel: 0, udp: 0 };
   #observation: ObservationPort | undefined;
@@ -186,11 +189,14 @@ export class Relay {
    * Takes a new authorized list (a reload): a connected client whose key is gone has its control
    * session closed at once and is told why; one that may no longer own a service or port it holds
    * is closed too (it reconnects and registers what it may). New keys and grants apply from the
-   * next connection. Established streams are not touched.
+   * next connection. The joined streams of a revoked key (visitor sessions and public-port streams,
+   * also those of earlier control sessions) are reset at once, so a client that ignores the
+   * revocation cannot go on serving through this relay; public-port streams of a service the key
+   * lost are reset too. Other established streams are not touched.
    */
-  reload(authorized: KeyList): { revoked: number; regranted: number } {
+  reload(authorized: KeyList): { revoked: number; regranted: number; streams: number } {
     this.#authorized = authorized;
-    const result = { revoked: 0, regranted: 0 };
+    const result = { revoked: 0, regranted: 0, streams: 0 };
     for (const session of [...this.#sessions.values()]) {
       const entry = authorized.find(Buffer.from(session.key, 'hex'));
       if (!entry) {
@@ -205,8 +211,22 @@ export class Relay {
       result.regranted++;
       this.#log.warn(`client ${session.fp} (${session.name}): no longer granted ${lost.map(([n]) => n).join(', ')}; closing its control session so it registers again`);
       this.#endSession(session, new TunError('SESSION_CLOSED', 'grants changed'), `the relay no longer grants this client ${lost.map(([n]) => n).join(', ')}; register again`);
+      result.streams += this.#joined.cut(session.key, (svc) => svc !== undefined && lost.some(([n]) => n === svc));
     }
+    result.streams += this.#cutRevoked(authorized);
     return result;
+  }
+
+  /** Resets every joined stream of a key the list no longer holds; returns how many. */
+  #cutRevoked(authorized: KeyList): number {
+    let n = 0;
+    for (const key of this.#joined.keys()) {
+      if (authorized.find(Buffer.from(key, 'hex'))) continue;
+      const cut = this.#joined.cut(key);
+      n += cut;
+      this.#log.warn(`client ${fingerprint(Buffer.from(key, 'hex'))}: key revoked; reset its ${cut} joined stream(s)`);
+    }
+    return n;
   }
 
   #startSession(channel: ControlChannel, clientKey: Buffer, entry: KeyListEntry, hello: Message & { type: 'Hello' }, socket: Socket): void {
@@ -391,6 +411,7 @@ export class Relay {
     const started = Date.now();
     const visitorSession = p.mode === 'session' ? this.#obs.session({ peer: 'visitor', path: 'relay', client: session.fp }) : undefined;
     const ended = this.#obs.stream(p.mode === 'session' ? SESSION_LABEL : p.service, 'relay', () => ({ toService: peer.bytesRead, toVisitor: socket.bytesRead }), session.observed);
+    this.#joined.add(session.key, p.mode === 'public' ? p.service : undefined, peer, socket);
     splice(peer, socket, (up, down) => {
       ended();
       visitorSession?.end();

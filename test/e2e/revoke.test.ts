@@ -1,0 +1,76 @@
+/**
+ * Revocation that does not rely on the revoked party's cooperation (real CLI processes). A client
+ * that ignores its revocation (its process stopped with SIGSTOP, as a stolen key's holder would
+ * simply not stop) must lose its visitors' joined relay streams and its public-port streams the
+ * moment the relay drops its key; new ones are refused.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
+import { KeyDir } from '../helpers/keys.js';
+import { EchoService, collect, dial, freePort, roundTrip, until } from '../helpers/net.js';
+import { TunProcess, startClient, startRelay } from '../helpers/proc.js';
+
+const keys = new KeyDir();
+const procs: TunProcess[] = [];
+const echoes: EchoService[] = [];
+after(async () => {
+  for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGCONT');
+  await Promise.all(procs.map((p) => p.stop()));
+  await Promise.all(echoes.map((e) => e.stop()));
+  keys.remove();
+});
+
+describe('relay revocation of a client that ignores it', () => {
+  test("a stopped client's visitor session and public stream are cut within 2 s; new ones are refused", async (t) => {
+    const k = { relay: keys.key('relay'), client: keys.key('client'), v: keys.key('v') };
+    const pub = await freePort();
+    const list = keys.list('clients.list', [`permitlisten=${pub} ${k.client.line}`]);
+    const relay = await startRelay(['--key', k.relay.key, '--authorized', list, '--public', '--no-p2p']);
+    procs.push(relay.proc);
+    const echo = await new EchoService().start();
+    echoes.push(echo);
+    const allow = keys.list('visitors.list', [k.v.line]);
+    const client = await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', k.relay.pub, '--key', k.client.key, '--no-p2p', '--allow', allow,
+      '--service', 'data', '--local', String(echo.port), '--service', 'web', '--local', String(echo.port), '--public-port', String(pub)]);
+    procs.push(client);
+    await client.waitFor(new RegExp(`also public on relay port ${pub}`));
+    const v = new TunProcess(['visit', '--server', `127.0.0.1:${relay.visitor}`, '--pubkey', k.client.pub, '--key', k.v.key, '--service', 'data', '--listen', '127.0.0.1:0', '--no-p2p']);
+    procs.push(v);
+    const port = Number((await v.waitFor(/tun visit ready: listening on port (\d+)/))[1]);
+    await v.waitFor(/session to client \w+ open/);
+
+    // Both streams flow, then the client's process stops answering anything.
+    const s = await dial(port);
+    const sOut = collect(s, 20_000);
+    s.write('through the session');
+    const p = await dial(pub);
+    const pOut = collect(p, 20_000);
+    p.write('through the public port');
+    await until(() => echo.received.some((b) => b.toString() === 'through the session') && echo.received.some((b) => b.toString() === 'through the public port'), 10_000);
+    client.child.kill('SIGSTOP');
+
+    writeFileSync(list, '# nobody\n');
+    const t0 = Date.now();
+    relay.proc.child.kill('SIGHUP');
+    const [so, po] = await Promise.all([sOut, pOut]);
+    const sMs = Date.now() - t0;
+    await relay.proc.waitFor(/reload \(SIGHUP\): -1 key .*1 client session closed \(key revoked\); 2 joined streams reset/);
+    t.diagnostic(`visitor-session stream: ${so.how}, public stream: ${po.how}, both within ${sMs} ms of SIGHUP`);
+    assert.equal(so.how, 'reset', 'the visitor session stream is aborted');
+    assert.equal(po.how, 'reset', 'the public-port stream is aborted');
+    assert.ok(sMs < 2000, `revoked streams closed ${sMs} ms after SIGHUP`);
+
+    // New ones are refused while the client is still stopped.
+    const again = await roundTrip(port, Buffer.from('again?'));
+    assert.notEqual(again.data.toString(), 'again?');
+    await v.waitFor(/client_offline/, 10_000);
+    await assert.rejects(dial(pub), 'the public port is closed');
+
+    // Woken up, the client reads the relay's proved refusal and stops.
+    client.child.kill('SIGCONT');
+    const code = await Promise.race([client.exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))]);
+    assert.equal(code, 1);
+    assert.match(client.output, /client_not_authorized/);
+  });
+});
