@@ -47,8 +47,8 @@ interface Endpoint {
 export interface ClientUdp {
   readonly port: number;
   start(port: number): Promise<void>;
-  /** Learns our public UDP mapping from the relay's observation port. */
-  observe(relay: Candidate): Promise<void>;
+  /** Learns (again) our public UDP mapping from the relay's observation port. */
+  observe(relay: Candidate): Promise<Candidate | undefined>;
   candidates(local: string[]): Candidate[];
   /** Answers one visitor's offer: our punch parameters; later offers add their candidates. */
   answer(theirs: Offer, serve: (path: Duplex, remote: Candidate) => void): { punch: NonNullable<Offer['punch']>; add: (o: Offer) => void; close: () => void } | undefined;
@@ -67,6 +67,8 @@ export class ClientP2p {
   #pending = 0;
   #observed: Candidate | undefined;
   #relayUdp: number | undefined;
+  /** The relay's observation port, once its host is resolved. */
+  #relayUdpAt: Candidate | undefined;
   readonly #rates = new WeakMap<object, RateLimiter>();
   port = 0;
 
@@ -101,7 +103,14 @@ export class ClientP2p {
     }
     const udp = this.#o.udp;
     const port = w.udpPort;
-    if (udp && port) void resolveHost(relayHost).then((host) => (host ? udp.observe({ host, port }) : undefined));
+    this.#relayUdpAt = undefined;
+    if (udp && port) {
+      void resolveHost(relayHost).then((host) => {
+        if (!host) return;
+        this.#relayUdpAt = { host, port };
+        return udp.observe(this.#relayUdpAt);
+      });
+    }
   }
 
   /** Candidates we offer: the listener port on our interfaces and on the address the relay sees. */
@@ -125,7 +134,15 @@ export class ClientP2p {
     cs.onOffer((theirs) => {
       if (udp) return udp.add(theirs);
       udp = this.#o.udp?.answer(theirs, (path, remote) => this.#serveUdp(path, remote));
-      cs.send({ tcp: this.tcpCandidates(), udp: this.#o.udp?.candidates(localAddresses()) ?? [], punch: udp?.punch, relayUdp: this.#relayUdp });
+      const offered = this.#o.udp?.candidates(localAddresses()) ?? [];
+      cs.send({ tcp: this.tcpCandidates(), udp: offered, punch: udp?.punch, relayUdp: this.#relayUdp });
+      // A NAT may have dropped or moved our UDP mapping since Welcome: ask again, and send the
+      // visitor the mapping if it is new (the punching is already under way).
+      if (udp && this.#o.udp && this.#relayUdpAt) {
+        void this.#o.udp.observe(this.#relayUdpAt).then((seen) => {
+          if (seen && !offered.some((c) => c.host === seen.host && c.port === seen.port)) cs.send({ tcp: [], udp: [seen] });
+        });
+      }
     });
     void cs.done.then(() => {
       cs.end();

@@ -16,6 +16,7 @@ export class ControlStream {
   #handler: ((o: Offer) => void) | undefined;
   #received = 0;
   #ended = false;
+  #finished = false;
   #resolveDone!: (err: TunError | undefined) => void;
   /** Settles when the stream is over: undefined after a clean end, else why it failed. */
   readonly done = new Promise<TunError | undefined>((resolve) => (this.#resolveDone = resolve));
@@ -47,12 +48,14 @@ export class ControlStream {
   }
 
   send(o: Offer): void {
-    if (!this.app.destroyed) this.app.push(encodeFrame(encodeOffer(o)));
+    if (!this.app.destroyed && !this.#finished) this.app.push(encodeFrame(encodeOffer(o)));
   }
 
   /** No more offers from us (FIN). */
   end(): void {
-    if (!this.app.destroyed) this.app.push(null);
+    if (this.app.destroyed || this.#finished) return;
+    this.#finished = true;
+    this.app.push(null);
   }
 
   destroy(): void {

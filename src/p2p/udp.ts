@@ -311,10 +311,13 @@ export class ClientUdpImpl implements ClientUdp {
     this.#socket = bindSocket(this.#u, port);
   }
 
-  async observe(relay: Candidate): Promise<void> {
-    if (!this.#socket) return;
-    this.#observed = await observe(this.#socket, relay);
-    this.#log.debug(`P2P UDP: the relay sees this client at ${this.#observed ? `${this.#observed.host}:${this.#observed.port}` : '(no answer)'}`);
+  async observe(relay: Candidate): Promise<Candidate | undefined> {
+    if (!this.#socket) return undefined;
+    const seen = await observe(this.#socket, relay);
+    this.#log.debug(`P2P UDP: the relay sees this client at ${seen ? `${seen.host}:${seen.port}` : '(no answer)'}`);
+    // A refresh that got no answer keeps the last mapping we knew.
+    this.#observed = seen ?? this.#observed;
+    return seen;
   }
 
   candidates(local: string[]): Candidate[] {
