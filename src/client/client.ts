@@ -210,7 +210,7 @@ export class Client {
 
   #welcome(w: MessageOf<'Welcome'>): void {
     this.#backoff.reset();
-    this.#notGranted = new Set(w.services.filter((s) => !s.ok && s.code === 'service_not_granted').map((s) => s.name));
+    this.#notGranted = new Set(w.services.filter((s) => !s.ok && (s.code === 'service_not_granted' || s.code === 'service_owned')).map((s) => s.name));
     for (const s of w.services) {
       if (s.ok) this.#log.info(`service ${s.name} registered${s.publicPort ? `; also public on relay port ${s.publicPort} (the relay sees its plaintext)` : ''}`);
       else this.#log.error(`service ${s.name} refused by the relay: ${s.code}${s.message ? `: ${s.message}` : ''}`);

@@ -115,6 +115,20 @@ export function serviceDenied(entry: KeyListEntry, name: string, source: string)
   return `service name ${name} is not granted to this key (grant it with services = [...] in its [[client]] table, or permitservice=${name} before its line in ${source})`;
 }
 
+/**
+ * Why `entry` may not register `name` on a relay whose list is `list`: a name granted to other keys
+ * (with permitservice / services) belongs to them alone; a key with its own grants may register only
+ * those. Undefined when it may.
+ */
+export function serviceRefusal(list: KeyList, entry: KeyListEntry, name: string): { code: string; message: string } | undefined {
+  const denied = serviceDenied(entry, name, list.source);
+  if (denied) return { code: 'service_not_granted', message: denied };
+  if (grantedServices(entry)?.includes(name)) return undefined;
+  const owner = list.entries.find((e) => e !== entry && !ctEqual(e.publicKey, entry.publicKey) && grantedServices(e)?.includes(name));
+  if (owner) return { code: 'service_owned', message: `service name ${name} belongs to another client key (${owner.fingerprint}${owner.name ? ` ${owner.name}` : ''}) in ${list.source}` };
+  return undefined;
+}
+
 /** A stable text of what an entry may do, to tell whether a reload changed it. */
 export function grantsText(entry: KeyListEntry): string {
   const services = grantedServices(entry);

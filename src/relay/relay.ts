@@ -8,7 +8,7 @@ import type { Server, Socket } from 'node:net';
 import { ctEqual, type X25519KeyPair } from '../crypto/index.js';
 import { TunError, asTunError } from '../errors.js';
 import { fingerprint } from '../identity/keys.js';
-import { grantedPorts, serviceDenied, type KeyList, type KeyListEntry } from '../identity/key-list.js';
+import { grantedPorts, serviceRefusal, type KeyList, type KeyListEntry } from '../identity/key-list.js';
 import type { Logger } from '../log.js';
 import { FrameReader } from '../net/frame-reader.js';
 import { Observer, type ObservedSession } from '../observe/observer.js';
@@ -206,7 +206,7 @@ export class Relay {
         continue;
       }
       session.entry = entry;
-      const lost = [...session.services].filter(([name, s]) => serviceDenied(entry, name, authorized.source) || (s.publicPort !== undefined && !grantedPorts(entry).includes(s.publicPort)));
+      const lost = [...session.services].filter(([name, s]) => serviceRefusal(authorized, entry, name) || (s.publicPort !== undefined && !grantedPorts(entry).includes(s.publicPort)));
       if (lost.length === 0) continue;
       result.regranted++;
       this.#log.warn(`client ${session.fp} (${session.name}): no longer granted ${lost.map(([n]) => n).join(', ')}; closing its control session so it registers again`);
@@ -261,10 +261,10 @@ export class Relay {
         results.push({ name: svc.name, ok: false, code: 'duplicate_service', message: 'listed twice' });
         continue;
       }
-      const notGranted = serviceDenied(session.entry, svc.name, this.#authorized.source);
+      const notGranted = serviceRefusal(this.#authorized, session.entry, svc.name);
       if (notGranted) {
-        this.#log.warn(`client ${session.fp} (${session.name}): service ${svc.name} refused: ${notGranted}`);
-        results.push({ name: svc.name, ok: false, code: 'service_not_granted', message: notGranted });
+        this.#log.warn(`client ${session.fp} (${session.name}): service ${svc.name} refused: ${notGranted.message}`);
+        results.push({ name: svc.name, ok: false, ...notGranted });
         continue;
       }
       if (svc.publicPort === undefined) {

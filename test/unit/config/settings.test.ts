@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { clientSettings } from '../../../src/config/client-config.js';
 import { serverSettings } from '../../../src/config/relay-config.js';
 import { visitSettings } from '../../../src/config/visit-config.js';
-import { grantedPorts, grantedServices, serviceDenied } from '../../../src/identity/key-list.js';
+import { grantedPorts, grantedServices, serviceDenied, serviceRefusal } from '../../../src/identity/key-list.js';
 import { TunError } from '../../../src/errors.js';
 import { KeyDir } from '../../helpers/keys.js';
 
@@ -45,6 +45,15 @@ describe('relay config', () => {
     const o = s.authorized.entries.find((e) => e.fingerprint === office.fingerprint)!;
     assert.equal(grantedServices(o), undefined, 'a plain list line may register any name');
     assert.deepEqual(s.files.sort(), [cfg, list].sort());
+  });
+  test('a name granted to a key belongs to it: other keys may not register it', () => {
+    const cfg = file('own.toml', `key = "relay.key"\n[[client]]\nname = "home"\nkey_file = "home.pub"\nservices = ["web"]\n[[client]]\nname = "office"\nkey_file = "office.pub"\n`);
+    const s = serverSettings({ config: cfg }, undefined);
+    const [h, o] = [s.authorized.entries[0]!, s.authorized.entries[1]!];
+    assert.equal(serviceRefusal(s.authorized, h, 'web'), undefined);
+    assert.equal(serviceRefusal(s.authorized, h, 'db')?.code, 'service_not_granted');
+    assert.equal(serviceRefusal(s.authorized, o, 'db'), undefined, 'a key without grants may register a name nobody owns');
+    assert.deepEqual(serviceRefusal(s.authorized, o, 'web'), { code: 'service_owned', message: `service name web belongs to another client key (${home.fingerprint} home) in ${cfg}` });
   });
   test('an inline key, and a key listed twice names both places', () => {
     const cfg = file('r2.toml', `key = "relay.key"\n[[client]]\nkey = "${home.line}"\n[[client]]\nname = "again"\nkey = "${home.line}"\n`);
