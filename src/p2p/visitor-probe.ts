@@ -83,11 +83,13 @@ export async function probe(relay: Session, c: ProbeContext, signal: AbortSignal
     try {
       const kinds = pathKindsFromEnv();
       const attempts: Promise<DirectPath>[] = kinds.tcp ? theirs.tcp.map((cand) => tcpPath(cand, c, ac.signal)) : [];
+      const ranks = attempts.map(() => 0);
       if (udp && theirs.punch && kinds.udp) {
         attempts.push(udpPath(udp, theirs, () => offers.slice(1), cs, c, ac.signal));
+        ranks.push(1);
       }
       if (attempts.length === 0) return undefined;
-      return await firstOf(attempts, (d) => d.session.close('shutdown', 'another direct path won'));
+      return await preferred(attempts, ranks, UDP_GRACE_MS, (d) => d.session.close('shutdown', 'another direct path won'));
     } catch {
       return undefined;
     } finally {
@@ -145,22 +147,59 @@ function timeout(ms: number, why: string): Promise<never> {
   return new Promise((_, reject) => setTimeout(() => reject(new TunError('TIMEOUT', why)), ms).unref());
 }
 
-/** The first promise to resolve; later winners are handed to `discard`. Rejects when all reject. */
-function firstOf<T>(ps: Promise<T>[], discard: (t: T) => void): Promise<T> {
+/**
+ * A direct UDP session that completes while TCP attempts are still under way waits this long for
+ * one of them: TCP, where it works, moves more per CPU-second than UDX (bench:p2p), and a LAN
+ * where both work should always end up on TCP.
+ */
+const UDP_GRACE_MS = 500;
+
+/**
+ * The first of `ps` to resolve among those of the best rank that resolves (rank 0 is best): a
+ * result is taken at once when no attempt of a better rank is still pending, else after `graceMs`
+ * unless one of them resolves by then. Every other result goes to `discard`. Rejects when all reject.
+ */
+export function preferred<T>(ps: Promise<T>[], ranks: number[], graceMs: number, discard: (t: T) => void): Promise<T> {
   return new Promise((resolve, reject) => {
-    let left = ps.length;
-    let won = false;
-    for (const p of ps) {
+    const pending = new Set(ps.map((_, i) => i));
+    const won: { v: T; rank: number }[] = [];
+    let errors: unknown;
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      done = true;
+      clearTimeout(timer);
+      const best = won.reduce((a, b) => (b.rank < a.rank ? b : a));
+      resolve(best.v);
+      for (const w of won) if (w !== best) discard(w.v);
+    };
+    const decide = (): void => {
+      if (done) return;
+      if (won.length === 0) {
+        if (pending.size === 0) {
+          done = true;
+          reject(errors);
+        }
+        return;
+      }
+      const best = Math.min(...won.map((w) => w.rank));
+      if (![...pending].some((i) => ranks[i]! < best)) return finish();
+      timer ??= setTimeout(finish, graceMs);
+    };
+    ps.forEach((p, i) => {
       p.then(
         (v) => {
-          if (won) return discard(v);
-          won = true;
-          resolve(v);
+          pending.delete(i);
+          if (done) return discard(v);
+          won.push({ v, rank: ranks[i]! });
+          decide();
         },
-        (err) => {
-          if (--left === 0 && !won) reject(err);
+        (err: unknown) => {
+          pending.delete(i);
+          errors ??= err;
+          decide();
         },
       );
-    }
+    });
   });
 }
