@@ -348,8 +348,16 @@ export class ClientUdpImpl implements ClientUdp {
 
 /** The visitor's UDP side, or undefined when udx-native cannot load here. */
 export function visitorUdp(log: Logger, relayHost: string, local: () => string[]): UdpProber | undefined {
-  const u = loadUdx(log);
-  return u ? new VisitorUdp(u, log, relayHost, local) : undefined;
+  // udx-native loads at the first probe, not at start: its first streams do not wait for it.
+  let inner: VisitorUdp | undefined;
+  return {
+    prepare: () => {
+      const u = inner ? undefined : loadUdx(log);
+      inner ??= u && new VisitorUdp(u, log, relayHost, local);
+      return inner ? inner.prepare() : Promise.reject(new Error('udx-native is not available'));
+    },
+    stop: async () => inner?.stop(),
+  };
 }
 
 /** The client's UDP side, or undefined when udx-native cannot load here. */
