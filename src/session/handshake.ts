@@ -39,6 +39,10 @@ export const HINTS: Record<string, string> = {
   visitor_not_allowed: "add this visitor's .pub line to the client's --allow file",
   local_service_unavailable: 'the service behind the client is down or refusing connections; start it',
   version_mismatch: 'update tun so both ends speak the same protocol version',
+  visitor_revoked: "the client's operator removed this visitor's key; ask them to allow it again",
+  service_not_granted: "the relay does not let this client offer that service name; the relay operator grants it (services = [...] in the relay config, or permitservice= in its list)",
+  service_owned: 'the relay grants that service name to another client key; pick another name or ask the relay operator',
+  service_removed: 'the client no longer offers that service (its config changed); check --service',
 };
 
 export interface VisitorSide {
