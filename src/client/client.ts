@@ -318,6 +318,9 @@ export class Client {
         this.#sessions.add(session);
         this.#registry.add(session, visitor);
         void session.ended.then(() => this.#sessions.delete(session));
+        // The handshake checked the lists as they were when the join started; a reload since then
+        // may have revoked this visitor (from here on, reloads see the session in the registry).
+        if (!this.#access.admits(visitor)) session.close('visitor_revoked', `visitor key ${fingerprint(visitor)} was removed from this client's allowed keys`);
       },
       refusal: (visitor, service) => this.#refusal(visitor, service),
       onStream: (session, stream, service) => this.#registry.stream(session, stream, service),

@@ -31,14 +31,15 @@ interface Ctx {
   socket: Socket;
   reader: FrameReader;
   key: X25519KeyPair;
-  authorized: KeyList;
+  /** The authorized list as it is now (a reload may replace it while a handshake is under way). */
+  authorized: () => KeyList;
   log: Logger;
   /** Told the reason of each refusal (for metrics). */
   onRefused: (code: ErrorCode) => void;
 }
 
 /** Resolves with the admitted client, or undefined when it was refused (the socket is then closing). */
-export async function admitClient(socket: Socket, key: X25519KeyPair, authorized: KeyList, log: Logger, onRefused: (code: ErrorCode) => void = () => {}): Promise<Admitted | undefined> {
+export async function admitClient(socket: Socket, key: X25519KeyPair, authorized: () => KeyList, log: Logger, onRefused: (code: ErrorCode) => void = () => {}): Promise<Admitted | undefined> {
   const c: Ctx = { socket, reader: new FrameReader(socket, HANDSHAKE_MAX_FRAME), key, authorized, log, onRefused };
   const message1 = await c.reader.next();
   const hs = responder(c, controlPrologue());
@@ -59,9 +60,10 @@ export async function admitClient(socket: Socket, key: X25519KeyPair, authorized
     onRefused('VERSION_MISMATCH');
     return refused(socket, hs);
   }
-  const entry = authorized.find(clientKey);
+  const list = authorized();
+  const entry = list.find(clientKey);
   if (!entry) {
-    log.rateLimited('warn', `unauth-${fp}`, `client key ${fp} not authorized (from ${socket.remoteAddress}); to admit it, add its .pub line to ${authorized.source}`, 10_000);
+    log.rateLimited('warn', `unauth-${fp}`, `client key ${fp} not authorized (from ${socket.remoteAddress}); to admit it, add its .pub line to ${list.source}`, 10_000);
     answer(false, 'client_not_authorized', `client key ${fp} is not in this relay's authorized list`);
     onRefused('CLIENT_NOT_AUTHORIZED');
     return refused(socket, hs);
@@ -106,7 +108,7 @@ async function refuseUnreadable(c: Ctx, message1: Buffer): Promise<undefined> {
   } catch {
     /* not protocol 1 either */
   }
-  if (!clientKey || !c.authorized.find(clientKey)) {
+  if (!clientKey || !c.authorized().find(clientKey)) {
     v1.destroy();
     c.onRefused('PEER_AUTH_FAILED');
     c.log.rateLimited('info', 'control-bad-msg1', `control port: ${c.socket.remoteAddress}: handshake message 1 did not authenticate (the client pinned another relay key, or the message was corrupted)`);

@@ -179,7 +179,7 @@ export class Relay {
   // ---- control port -------------------------------------------------------------------------
 
   async #acceptControl(socket: Socket): Promise<void> {
-    const admitted = await admitClient(socket, this.#o.key, this.#authorized, this.#log, (code) => this.#obs.handshakeFailed(code));
+    const admitted = await admitClient(socket, this.#o.key, () => this.#authorized, this.#log, (code) => this.#obs.handshakeFailed(code));
     if (!admitted) return;
     const { channel, clientKey, entry, hello } = admitted;
     this.#startSession(channel, clientKey, entry, hello, socket);
@@ -229,10 +229,18 @@ export class Relay {
     return n;
   }
 
-  #startSession(channel: ControlChannel, clientKey: Buffer, entry: KeyListEntry, hello: Message & { type: 'Hello' }, socket: Socket): void {
-    const name = entry.name;
+  #startSession(channel: ControlChannel, clientKey: Buffer, admittedAs: KeyListEntry, hello: Message & { type: 'Hello' }, socket: Socket): void {
     const key = clientKey.toString('hex');
     const fp = fingerprint(clientKey);
+    // A reload between the handshake and Hello may have revoked the key or changed its grants.
+    const entry = this.#authorized.find(clientKey);
+    if (!entry) {
+      this.#obs.handshakeFailed('CLIENT_NOT_AUTHORIZED');
+      this.#log.warn(`client ${fp} (${admittedAs.name}): key removed from the authorized list during its handshake; refused`);
+      channel.fail('client_not_authorized', `client key ${fp} was removed from the relay's authorized list (revoked)`, new TunError('CLIENT_NOT_AUTHORIZED', 'client key revoked'));
+      return;
+    }
+    const name = entry.name;
     const old = this.#sessions.get(key);
     if (old) {
       this.#log.warn(`client ${fp} (${name}) connected again; closing its previous control connection`);
