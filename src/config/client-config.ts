@@ -13,7 +13,7 @@ import { parseProxyVersion, type ProxyVersion } from '../client/proxy-protocol.j
 import { parseLocalAddress, type HostPort } from '../net/socket.js';
 import { SERVICE_NAME } from '../wire/index.js';
 import { entryOf, inlineKey, joinEntries, listFile } from './keys.js';
-import { flagGiven, mergeScalars, scalarSpecs, schemaOf, type ScalarSpec } from './merge.js';
+import { fileRelative, flagGiven, mergeScalars, scalarSpecs, schemaOf, type ScalarSpec } from './merge.js';
 import { Where, checkDoc, type Schema } from './schema.js';
 import { loadToml, type TomlDoc } from './toml.js';
 
@@ -87,21 +87,24 @@ function serviceList(t: Record<string, unknown>, where: Where): KeyList | undefi
 }
 
 /** The [[service]] tables: specs and per-service visitor lists. */
-export function configServices(doc: TomlDoc, tables: Record<string, unknown>[]): { services: ConfiguredService[]; lists: Map<string, KeyList> } {
+export function configServices(doc: TomlDoc, tables: Record<string, unknown>[]): { services: ConfiguredService[]; lists: Map<string, KeyList>; files: string[] } {
   const services: ConfiguredService[] = [];
   const lists = new Map<string, KeyList>();
+  // The per-service list files (a KeyList's source is a label there, not a path): watched for reloads.
+  const files = tables.flatMap((t) => (typeof t.allow === 'string' ? [fileRelative(doc, t.allow)] : []));
   tables.forEach((t, i) => {
     const where = new Where(doc, '').at('service').at(i);
     const name = serviceName(t.name, where.at('name'));
     if (services.some((s) => s.name === name)) throw where.at('name').fail(`service ${name} is listed twice`, 'give each [[service]] its own name');
     const local = address(t.local, where.at('local'), 'local = "HOST:PORT"');
+    if (t.public_port === 0) throw where.at('public_port').fail('0 is not a port the relay can publish on', 'give the relay port (1-65535) its list grants this key');
     const proxy = t.proxy_protocol === undefined ? undefined : parseProxyVersion(t.proxy_protocol as string);
     if (t.proxy_protocol !== undefined && !proxy) throw where.at('proxy_protocol').fail(`"${printable(t.proxy_protocol as string, 20)}" is not a PROXY protocol version`, 'use "v1" (text) or "v2" (binary), as the local service expects');
     services.push({ name, local, ...(t.public_port !== undefined ? { publicPort: t.public_port as number } : {}), ...(proxy ? { proxy } : {}) });
     const list = serviceList(t, where);
     if (list) lists.set(name, list);
   });
-  return { services, lists };
+  return { services, lists, files };
 }
 
 export function clientSettings<T extends { config?: string; allow?: string; server?: string; pubkey?: string; key?: string }>(opts: T, cmd: Command | undefined, flagServices: ConfiguredService[]): ClientSettings<T> {
@@ -112,7 +115,7 @@ export function clientSettings<T extends { config?: string; allow?: string; serv
   for (const [attr, flag] of [['server', '--server HOST[:PORT]'], ['pubkey', '--pubkey FILE'], ['key', '--key FILE']] as const) {
     if (!merged[attr]) throw new TunError('CONFIG_INVALID', `no ${attr} given`, `give ${flag}, or ${attr} = "..." in the --config file`);
   }
-  const fromFile = doc && checked.service ? configServices(doc, checked.service as Record<string, unknown>[]) : { services: [], lists: new Map<string, KeyList>() };
+  const fromFile = doc && checked.service ? configServices(doc, checked.service as Record<string, unknown>[]) : { services: [], lists: new Map<string, KeyList>(), files: [] };
   const useFlags = flagServices.length > 0;
   if (useFlags && fromFile.services.length > 0) overridden.push('service');
   const services = useFlags ? flagServices : fromFile.services;
@@ -120,6 +123,6 @@ export function clientSettings<T extends { config?: string; allow?: string; serv
   const lists = useFlags ? new Map<string, KeyList>() : fromFile.lists;
   const defaultList = merged.allow ? KeyList.load(merged.allow) : undefined;
   const access = new VisitorAccess(defaultList, lists, services.map((s) => s.name));
-  const files = [...(doc ? [doc.source] : []), ...(merged.allow ? [merged.allow] : []), ...[...lists.values()].map((l) => l.source).filter((s) => !doc || !s.startsWith(doc.source))];
+  const files = [...(doc ? [doc.source] : []), ...(merged.allow ? [merged.allow] : []), ...(useFlags ? [] : fromFile.files)];
   return { opts: merged, services, access, overridden, files };
 }

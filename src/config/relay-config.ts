@@ -9,7 +9,7 @@ import type { KeyList, KeyListEntry } from '../identity/key-list.js';
 import { KeyList as List } from '../identity/key-list.js';
 import { SERVICE_NAME } from '../wire/index.js';
 import { entryOf, inlineKey, joinEntries, keyFile } from './keys.js';
-import { flagGiven, mergeScalars, scalarSpecs, schemaOf, type ScalarSpec } from './merge.js';
+import { fileRelative, flagGiven, mergeScalars, scalarSpecs, schemaOf, type ScalarSpec } from './merge.js';
 import { Where, checkDoc, type Schema } from './schema.js';
 import { loadToml, type TomlDoc } from './toml.js';
 
@@ -57,6 +57,7 @@ export function clientEntry(t: Record<string, unknown>, where: Where): KeyListEn
     });
     options.set('permitservice', services);
   }
+  if (ports?.includes(0)) throw where.at('public_ports').fail('0 is not a port a client can publish on', 'list the relay ports (1-65535) this key may publish');
   if (ports && ports.length) options.set('permitlisten', ports.map(String));
   return entryOf(parsed.publicKey, name ?? parsed.comment, where.at(key !== undefined ? 'key' : 'key_file'), options);
 }
@@ -81,6 +82,7 @@ export function serverSettings<T extends { config?: string; key?: string; author
   const { opts: merged, overridden } = mergeScalars(opts, doc, checked, specs, cmd ? flagGiven(cmd) : () => false);
   if (!merged.key) throw new TunError('CONFIG_INVALID', 'no relay key given', 'give --key FILE, or key = "FILE" in the --config file');
   const authorized = buildAuthorized(merged.authorized, doc, checked.client as Record<string, unknown>[] | undefined);
-  const files = [...(doc ? [doc.source] : []), ...(merged.authorized ? [merged.authorized] : [])];
+  const keyFiles = doc && checked.client ? (checked.client as Record<string, unknown>[]).flatMap((t) => (typeof t.key_file === 'string' ? [fileRelative(doc, t.key_file)] : [])) : [];
+  const files = [...(doc ? [doc.source] : []), ...(merged.authorized ? [merged.authorized] : []), ...keyFiles];
   return { opts: merged, authorized, overridden, files };
 }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
 import { EchoService, collect, dial, freePort, roundTrip, until } from '../helpers/net.js';
@@ -72,5 +73,55 @@ describe('relay revocation of a client that ignores it', () => {
     const code = await Promise.race([client.exited, new Promise((r) => setTimeout(() => r('still running'), 10_000))]);
     assert.equal(code, 1);
     assert.match(client.output, /client_not_authorized/);
+  });
+});
+
+describe('live reload of the files a config names', () => {
+  test("editing a service's own allow file (no SIGHUP) cuts that visitor's streams on that service at once", async (t) => {
+    const k = { relay: keys.key('m2-relay'), client: keys.key('m2-client'), v: keys.key('m2-v'), other: keys.key('m2-other') };
+    const relay = await startRelay(['--key', k.relay.key, '--authorized', keys.list('m2-clients.list', [k.client.line]), '--no-p2p']);
+    procs.push(relay.proc);
+    const echo = await new EchoService().start();
+    echoes.push(echo);
+    const sshList = keys.list('m2-ssh.list', [k.v.line]);
+    const cfg = join(keys.dir, 'm2-client.toml');
+    writeFileSync(cfg, `server = "127.0.0.1:${relay.control}"\npubkey = "m2-relay.pub"\nkey = "m2-client.key"\n\n[[service]]\nname = "ssh"\nlocal = ${echo.port}\nallow = "m2-ssh.list"\n\n[[service]]\nname = "web"\nlocal = ${echo.port}\nallow_keys = ["${k.v.line}"]\n`);
+    const client = await startClient(['--config', cfg, '--no-p2p']);
+    procs.push(client);
+    const v = new TunProcess(['visit', '--server', `127.0.0.1:${relay.visitor}`, '--pubkey', k.client.pub, '--key', k.v.key, '--service', 'ssh', '--listen', '127.0.0.1:0', '--service', 'web', '--listen', '127.0.0.1:0', '--no-p2p']);
+    procs.push(v);
+    const ready = await v.waitFor(/tun visit ready: listening on port (\d+), (\d+)/);
+    const [sshPort, webPort] = [Number(ready[1]), Number(ready[2])];
+    await v.waitFor(/session to client \w+ open/);
+    const s = await dial(sshPort);
+    const held = collect(s, 20_000);
+    s.write('ssh stream');
+    await until(() => echo.received.some((b) => b.toString() === 'ssh stream'), 10_000);
+    writeFileSync(sshList, `${k.other.line}\n`);
+    const t0 = Date.now();
+    const out = await held;
+    const ms = Date.now() - t0;
+    t.diagnostic(`the ssh stream closed ${ms} ms after its allow file was written (watch debounce 300 ms)`);
+    assert.equal(out.how, 'reset');
+    assert.ok(ms < 3000, `closed after ${ms} ms`);
+    await client.waitFor(/reload \(file changed\): .*visitor lists changed for ssh; 1 stream closed/);
+    assert.equal((await roundTrip(webPort, Buffer.from('web still'))).data.toString(), 'web still', 'its other service still serves it');
+  });
+
+  test("replacing a [[client]] key_file's key (no SIGHUP) revokes the old key on the relay", async () => {
+    const k = { relay: keys.key('kf-relay'), client: keys.key('kf-client'), next: keys.key('kf-next') };
+    const cfg = join(keys.dir, 'kf-relay.toml');
+    writeFileSync(join(keys.dir, 'kf-granted.pub'), `${k.client.line}\n`);
+    writeFileSync(cfg, `key = "kf-relay.key"\n\n[[client]]\nname = "c"\nkey_file = "kf-granted.pub"\n`);
+    const relay = await startRelay(['--config', cfg, '--no-p2p']);
+    procs.push(relay.proc);
+    const echo = await new EchoService().start();
+    echoes.push(echo);
+    const client = await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', k.relay.pub, '--key', k.client.key, '--no-p2p', '--service', 'x', '--local', String(echo.port), '--allow', keys.list('kf-visitors.list', [k.next.line])]);
+    procs.push(client);
+    writeFileSync(join(keys.dir, 'kf-granted.pub'), `${k.next.line}\n`);
+    await relay.proc.waitFor(new RegExp(`reload \\(file changed\\): \\+1 key, -1 key \\(${k.client.fingerprint}.*1 client session closed \\(key revoked\\)`));
+    const code = await Promise.race([client.exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
+    assert.equal(code, 1);
   });
 });
