@@ -12,7 +12,7 @@ import type { KeyList } from '../identity/key-list.js';
 import type { Logger } from '../log.js';
 import type { FrameReader } from '../net/frame-reader.js';
 import type { ObservedSession, Observer, PathLabel } from '../observe/observer.js';
-import { dial, endSoon, type HostPort } from '../net/socket.js';
+import { dial, endSoon, reset, type HostPort } from '../net/socket.js';
 import { answerSession } from '../session/handshake.js';
 import { proxyHeader, type Endpoint, type ProxyVersion } from './proxy-protocol.js';
 import type { MuxLimits, MuxStream } from '../session/mux.js';
@@ -136,6 +136,15 @@ async function openLocal(c: SessionContext, stream: MuxStream, name: string, who
     stream.refuse('local_service_unavailable', `the client could not reach its local service ${name}`);
     return;
   }
+  // A reload while the dial was under way may have revoked this service for this visitor (or
+  // removed the service): judge again now, in the same turn that registers the stream.
+  const late = stillRefused(c, visitor, name);
+  if (late) {
+    reset(local);
+    c.log.rateLimited('info', `refused-${name}-${late.code}`, `${who} -> ${name}: refused: ${late.code}: ${late.message}`, 5000);
+    if (!stream.done) stream.refuse(late.code, late.message);
+    return;
+  }
   c.log.debug(`${who} stream ${stream.id} -> ${name}`);
   const header = service.proxy ? proxyHeader(service.proxy, c.source?.src, c.source?.dst) : undefined;
   if (header) local.write(header);
@@ -144,4 +153,9 @@ async function openLocal(c: SessionContext, stream: MuxStream, name: string, who
   const ended = stream.done || !c.observer ? undefined : c.observer.stream(name, c.path ?? 'relay', () => ({ toService: local.bytesWritten - sent, toVisitor: local.bytesRead }), observed);
   stream.attach(local, ended);
   c.onStream?.(session, stream, name);
+}
+
+function stillRefused(c: SessionContext, visitor: Buffer, name: string): { code: string; message: string } | undefined {
+  if (!c.services.some((s) => s.name === name)) return { code: 'service_removed', message: `service ${name} was removed from this client` };
+  return c.refusal?.(visitor, name);
 }

@@ -5,7 +5,9 @@
  * moment the relay drops its key; new ones are refused.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
@@ -123,5 +125,53 @@ describe('live reload of the files a config names', () => {
     await relay.proc.waitFor(new RegExp(`reload \\(file changed\\): \\+1 key, -1 key \\(${k.client.fingerprint}.*1 client session closed \\(key revoked\\)`));
     const code = await Promise.race([client.exited, new Promise((r) => setTimeout(() => r('still running'), 5000))]);
     assert.equal(code, 1);
+  });
+});
+
+describe('per-service revoke of a stream still connecting', () => {
+  test('a stream whose local dial is under way when its service is revoked is refused, never attached', async (t) => {
+    const k = { relay: keys.key('m4-relay'), client: keys.key('m4-client'), v: keys.key('m4-v'), other: keys.key('m4-other') };
+    const relay = await startRelay(['--key', k.relay.key, '--authorized', keys.list('m4-clients.list', [k.client.line]), '--no-p2p']);
+    procs.push(relay.proc);
+    // A local echo service in its own process with an accept queue of one: stopped (SIGSTOP) and
+    // its queue filled, a new connection to it waits in SYN retransmission until it is continued.
+    const svc = spawn(process.execPath, ['-e', "require('net').createServer((s) => s.pipe(s)).listen({ host: '127.0.0.1', port: 0, backlog: 1 }, function () { console.log('port ' + this.address().port) })"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => {
+      svc.kill('SIGCONT');
+      svc.kill('SIGKILL');
+    });
+    const svcPort = await new Promise<number>((resolve) => svc.stdout!.setEncoding('utf8').on('data', (d: string) => { const m = /port (\d+)/.exec(d); if (m) resolve(Number(m[1])); }));
+    const echo = await new EchoService().start();
+    echoes.push(echo);
+    const slowList = keys.list('m4-slow.list', [k.v.line]);
+    const cfg = join(keys.dir, 'm4-client.toml');
+    writeFileSync(cfg, `server = "127.0.0.1:${relay.control}"\npubkey = "m4-relay.pub"\nkey = "m4-client.key"\n\n[[service]]\nname = "slow"\nlocal = ${svcPort}\nallow = "m4-slow.list"\n\n[[service]]\nname = "web"\nlocal = ${echo.port}\nallow_keys = ["${k.v.line}"]\n`);
+    const client = await startClient(['--config', cfg, '--no-p2p']);
+    procs.push(client);
+    const v = new TunProcess(['visit', '--server', `127.0.0.1:${relay.visitor}`, '--pubkey', k.client.pub, '--key', k.v.key, '--service', 'slow', '--listen', '127.0.0.1:0', '--no-p2p']);
+    procs.push(v);
+    const port = Number((await v.waitFor(/tun visit ready: listening on port (\d+)/))[1]);
+    await v.waitFor(/session to client \w+ open/);
+
+    svc.kill('SIGSTOP');
+    const fillers = await Promise.all([0, 1, 2].map(() => new Promise<Socket>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port: svcPort });
+      s.on('error', () => {});
+      setTimeout(() => resolve(s), 300);
+    })));
+    const s = await dial(port);
+    const out = collect(s, 20_000);
+    s.write('should never be echoed');
+    await new Promise((r) => setTimeout(r, 1000)); // the client is now dialling the stopped service
+    writeFileSync(slowList, `${k.other.line}\n`);
+    client.child.kill('SIGHUP');
+    await client.waitFor(/reload \(SIGHUP\): .*visitor lists changed for slow/);
+    svc.kill('SIGCONT');
+    const o = await out;
+    t.diagnostic(`stream outcome: ${o.how}, ${o.data.length} bytes back`);
+    assert.equal(o.data.toString(), '', 'the revoked stream never reached the service');
+    assert.equal(o.how, 'reset');
+    await v.waitFor(/visitor_not_allowed/, 10_000);
+    for (const f of fillers) f.destroy();
   });
 });
