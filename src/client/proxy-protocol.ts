@@ -7,8 +7,9 @@
  * (v1 `PROXY UNKNOWN`, v2 LOCAL), which a service treats as "use the connection's own address".
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import type { ProxyVersion } from '../wire/proxy-version.js';
 
-export type ProxyVersion = 'v1' | 'v2';
+export { parseProxyVersion, type ProxyVersion } from '../wire/proxy-version.js';
 
 export interface Endpoint {
   addr: string;
@@ -91,10 +92,4 @@ export function proxyV2(src: Endpoint | undefined, dst: Endpoint | undefined): B
 /** The header of `version` for a connection from `src` to `dst`. */
 export function proxyHeader(version: ProxyVersion, src: Endpoint | undefined, dst: Endpoint | undefined): Buffer {
   return version === 'v1' ? proxyV1(src, dst) : proxyV2(src, dst);
-}
-
-/** Parses the --proxy-protocol value; undefined when it is not v1 or v2. */
-export function parseProxyVersion(text: string): ProxyVersion | undefined {
-  const t = text.toLowerCase();
-  return t === 'v1' || t === '1' ? 'v1' : t === 'v2' || t === '2' ? 'v2' : undefined;
 }

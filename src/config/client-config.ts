@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { TunError, printable } from '../errors.js';
 import { KeyList } from '../identity/key-list.js';
 import { VisitorAccess } from '../identity/visitor-access.js';
-import { parseProxyVersion, type ProxyVersion } from '../client/proxy-protocol.js';
+import { parseProxyVersion, type ProxyVersion } from '../wire/proxy-version.js';
 import { parseLocalAddress, type HostPort } from '../net/socket.js';
 import { SERVICE_NAME } from '../wire/index.js';
 import { entryOf, inlineKey, joinEntries, listFile } from './keys.js';

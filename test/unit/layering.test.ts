@@ -22,6 +22,8 @@ const FORBIDDEN: Record<string, string[]> = {
   relay: ['client', 'visitor', 'cli'],
   client: ['relay', 'visitor', 'cli'],
   visitor: ['relay', 'client', 'cli'],
+  // Settings are read for the roles, never from them.
+  config: ['relay', 'client', 'visitor', 'cli'],
 };
 
 function files(dir: string): string[] {
