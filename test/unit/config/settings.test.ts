@@ -44,7 +44,7 @@ describe('relay config', () => {
     assert.match(serviceDenied(h, 'db', 'x') ?? '', /service name db is not granted/);
     const o = s.authorized.entries.find((e) => e.fingerprint === office.fingerprint)!;
     assert.equal(grantedServices(o), undefined, 'a plain list line may register any name');
-    assert.deepEqual(s.files.sort(), [cfg, list].sort());
+    assert.deepEqual(s.files.sort(), [cfg, list, home.pub].sort(), 'the [[client]] key_file is watched too');
   });
   test('a name granted to a key belongs to it: other keys may not register it', () => {
     const cfg = file('own.toml', `key = "relay.key"\n[[client]]\nname = "home"\nkey_file = "home.pub"\nservices = ["web"]\n[[client]]\nname = "office"\nkey_file = "office.pub"\n`);
