@@ -22,6 +22,9 @@ export interface ScalarSpec {
 /** Options no config key stands for (lists handled by their own rule, and --config itself). */
 const NOT_KEYS = new Set(['config', 'service', 'local', 'publicPort', 'proxyProtocol', 'listen', 'stdio', 'help', 'version']);
 
+/** Options other modules add whose value is a file path (resolved like the listed paths). */
+const PATH_OPTIONS = new Set(['admin']);
+
 export const snake = (attr: string): string => attr.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** The scalar keys of a role: those listed, then one per other option of the command. */
@@ -30,7 +33,8 @@ export function scalarSpecs(listed: ScalarSpec[], cmd: Command | undefined): Sca
   for (const opt of cmd?.options ?? []) {
     const attr = opt.attributeName();
     if (NOT_KEYS.has(attr) || specs.some((s) => s.attr === attr)) continue;
-    specs.push({ key: snake(attr), attr, field: opt.isBoolean() || opt.negate ? { kind: 'boolean' } : { kind: 'address' } });
+    if (PATH_OPTIONS.has(attr)) specs.push({ key: snake(attr), attr, field: { kind: 'string' }, path: true });
+    else specs.push({ key: snake(attr), attr, field: opt.isBoolean() || opt.negate ? { kind: 'boolean' } : { kind: 'address' } });
   }
   return specs;
 }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { Command } from 'commander';
 import { clientSettings } from '../../../src/config/client-config.js';
 import { serverSettings } from '../../../src/config/relay-config.js';
 import { TunError } from '../../../src/errors.js';
@@ -46,5 +47,15 @@ describe('ports a config may not give', () => {
     fails(() => serverSettings<{ config: string }>({ config: relayCfg }, undefined), /wf-zero\.toml:5: client\[1\]\.public_ports: 0 is not a port/);
     const clientCfg = file('wf-zero-client.toml', `server = "127.0.0.1:9009"\npubkey = "relay.pub"\nkey = "client.key"\n\n[[service]]\nname = "web"\nlocal = 80\npublic_port = 0\n`);
     fails(() => clientSettings<{ config: string }>({ config: clientCfg }, undefined, []), /wf-zero-client\.toml:8: service\[1\]\.public_port: 0 is not a port/);
+  });
+});
+
+describe('the admin socket path', () => {
+  test('`admin` in a config file is relative to its folder, as the other paths', () => {
+    const cfg = file('wf-admin.toml', `key = "relay.key"\nadmin = "run/tun.sock"\n\n[[client]]\nkey_file = "home.pub"\n`);
+    const cmd = new Command('server').option('--config <file>').option('--key <file>').option('--authorized <file>').option('--admin <path>');
+    cmd.parse(['--config', cfg], { from: 'user' });
+    const s = serverSettings<{ config: string; admin?: string }>(cmd.opts() as { config: string }, cmd);
+    assert.equal(s.opts.admin, join(keys.dir, 'run/tun.sock'));
   });
 });
