@@ -195,7 +195,7 @@ export class Client {
     this.#stop.signal.addEventListener('abort', onAbort, { once: true });
     try {
       const services = this.#o.services.map((s) => ({ name: s.name, publicPort: s.publicPort, proxy: s.proxy ? true : undefined }));
-      const { channel, welcome } = await joinRelay(socket, this.#o, services, this.#t.handshakeMs).catch((err: unknown) => {
+      const { channel, welcome } = await joinRelay(socket, this.#o, services, this.#t.handshakeMs, this.#p2p !== undefined).catch((err: unknown) => {
         this.#obs.handshakeFailed(asTunError(err, 'PROTOCOL_VIOLATION', 'handshake failed').code);
         throw err;
       });

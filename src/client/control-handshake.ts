@@ -21,7 +21,7 @@ export interface RelayIdentity {
   key: X25519KeyPair;
 }
 
-export async function joinRelay(socket: Socket, id: RelayIdentity, services: Bodies['Hello']['services'], handshakeMs: number): Promise<{ channel: ControlChannel; welcome: MessageOf<'Welcome'> }> {
+export async function joinRelay(socket: Socket, id: RelayIdentity, services: Bodies['Hello']['services'], handshakeMs: number, p2p = false): Promise<{ channel: ControlChannel; welcome: MessageOf<'Welcome'> }> {
   const reader = new FrameReader(socket, 1024);
   const hs = new HandshakeState({ protocol: NOISE_PROTOCOL, initiator: true, prologue: controlPrologue(), staticKey: id.key, remoteStatic: id.relayKey });
   writeFrame(socket, hs.writeMessage(encodeMessage('ControlInit', { v: PROTOCOL_VERSION })));
@@ -51,7 +51,7 @@ export async function joinRelay(socket: Socket, id: RelayIdentity, services: Bod
   }
   const { send, receive } = hs.result!;
   const channel = new ControlChannel(socket, reader, send, receive);
-  channel.send('Hello', { v: PROTOCOL_VERSION, services });
+  channel.send('Hello', { v: PROTOCOL_VERSION, services, p2p: p2p || undefined });
   const welcome = await within(channel.receiveOne(), handshakeMs, 'the relay welcome');
   if (welcome.type !== 'Welcome') throw new TunError('PROTOCOL_VIOLATION', `relay answered Hello with ${welcome.type}`);
   return { channel, welcome };

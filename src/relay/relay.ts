@@ -251,7 +251,7 @@ export class Relay {
     this.#sessions.set(key, session);
     void this.#registerServices(session, hello.services).then((results) => {
       if (session.ended) return;
-      channel.send('Welcome', { tunnelPort: this.ports.tunnel, heartbeatMs: this.limits.heartbeatMs, services: results, ...(this.#observation ? observedFor(socket, this.ports.udp) : {}) });
+      channel.send('Welcome', { tunnelPort: this.ports.tunnel, heartbeatMs: this.limits.heartbeatMs, services: results, ...(this.#observation && hello.p2p ? observedFor(socket, this.ports.udp) : {}) });
       this.#log.info(`client ${fp} (${name}) online with services: ${results.map((r) => `${r.name}${r.publicPort ? `[public :${r.publicPort}]` : ''}${r.ok ? '' : ` (refused: ${r.code})`}`).join(', ') || '(none)'}`);
     });
     channel.start(

@@ -44,12 +44,15 @@ export const CATALOGUE = {
   Hello: { id: 1, channel: 'control', schema: {
     v: uint(255),
     services: { kind: 'array', max: 32, of: { kind: 'object', fields: { name: serviceName, publicPort: uint(65535, true), proxy: bool(true) } } },
+    // P2P: this client wants the P2P fields in Welcome (an older client's strict decoder refuses them)
+    p2p: bool(true),
   } },
   Welcome: { id: 2, channel: 'control', schema: {
     tunnelPort: uint(65535),
     heartbeatMs: uint(3_600_000),
     services: { kind: 'array', max: 32, of: { kind: 'object', fields: { name: serviceName, ok: bool(), code: str(48, true), message: str(300, true), publicPort: uint(65535, true) } } },
-    // P2P (absent when the relay runs with --no-p2p): the client's address as the relay sees it, and the relay's UDP observation port
+    // P2P (only for a client whose Hello has p2p: true, and absent when the relay runs with --no-p2p):
+    // the client's address as the relay sees it, and the relay's UDP observation port
     observed: { ...candidate, optional: true },
     udpPort: uint(65535, true),
   } },
@@ -85,7 +88,7 @@ export type MessageName = keyof typeof CATALOGUE;
 export interface Bodies {
   ControlInit: { v: number };
   ControlAccept: { v: number; ok: boolean; code?: string; message?: string; pad?: Buffer };
-  Hello: { v: number; services: { name: string; publicPort?: number; proxy?: boolean }[] };
+  Hello: { v: number; services: { name: string; publicPort?: number; proxy?: boolean }[]; p2p?: boolean };
   Welcome: { tunnelPort: number; heartbeatMs: number; services: { name: string; ok: boolean; code?: string; message?: string; publicPort?: number }[]; observed?: WireCandidate; udpPort?: number };
   /** src/dst: where the relay saw the connection come from and arrive (only for a client whose Hello asked, with `proxy`). */
   Open: { id: Buffer; token: Buffer; service?: string; mode: 'session' | 'public'; src?: { addr: string; port: number }; dst?: { addr: string; port: number } };
