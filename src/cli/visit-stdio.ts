@@ -34,6 +34,8 @@ export async function runStdioVisit(o: StdioFlags, service: string): Promise<voi
     log,
     input: process.stdin,
     output: process.stdout,
+    // One stream never moves to another path: looking for a direct one would only cost (--no-p2p or not).
+    p2p: { enabled: false },
   });
   if (!outcome.ok) log.error(outcome.reason);
   // Nothing may keep the process alive once the stream is over (stdin is still open after a FIN

@@ -1,14 +1,16 @@
 /**
  * P2P on loopback with real CLI processes: the visitor's session moves to a direct TCP path to
  * the client (its streams no longer cross the relay), a 16 MiB transfer on it arrives intact, and
- * with --no-p2p on either end the visitor stays on the relay. Candidates are kept to 127.0.0.1
- * (TUN_P2P_ADDRESSES) so nothing leaves loopback.
+ * with --no-p2p on either end, or with visit --stdio, the visitor stays on the relay. Candidates
+ * are kept to 127.0.0.1 (TUN_P2P_ADDRESSES) so nothing leaves loopback.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
 import { EchoService, roundTrip } from '../helpers/net.js';
+import { CLI } from '../helpers/paths.js';
 import { TunProcess, startRelay } from '../helpers/proc.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -94,6 +96,25 @@ describe('P2P on loopback (real CLI processes)', () => {
     assert.match(v.proc.output, /path: relay \(/);
     assert.equal(await v.proc.stop(), 0);
     assert.match([...v.proc.output.matchAll(/streams by path: .*/g)].at(-1)![0], /streams by path: relay 1, direct-tcp 0, direct-udp 0/);
+  });
+
+  it('visit --stdio never probes: its one stream stays on the relay (debug logs show no direct path)', async () => {
+    const child = spawn(process.execPath, [CLI(), 'visit', '--stdio', '--server', `127.0.0.1:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...LOOPBACK, TUN_LOG: 'debug' } });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    child.stdin.write('hello');
+    for (let i = 0; i < 200 && out !== 'hello'; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(out, 'hello', err);
+    // A probe would start 250 ms after the session opened and find the client's listener on loopback at once.
+    await new Promise((r) => setTimeout(r, 3000));
+    child.stdin.end();
+    assert.equal(await exited, 0, err);
+    assert.match(err, /streams by path: relay 1, direct-tcp 0, direct-udp 0/, 'the logs were captured');
+    // With probing, debug logs name the client's candidates and info logs the move to the direct path.
+    assert.doesNotMatch(err, /path: direct|P2P candidates|P2P (tcp|udp|direct)/i);
   });
 
   it('client --no-p2p: no listener, the visitor stays on the relay', async () => {
