@@ -199,7 +199,7 @@ export class Client {
         this.#obs.handshakeFailed(asTunError(err, 'PROTOCOL_VIOLATION', 'handshake failed').code);
         throw err;
       });
-      this.#welcome(welcome);
+      this.#welcome(welcome, socket.remoteAddress);
       this.#channel = channel;
       await this.#serve(channel, welcome);
     } finally {
@@ -208,14 +208,14 @@ export class Client {
     }
   }
 
-  #welcome(w: MessageOf<'Welcome'>): void {
+  #welcome(w: MessageOf<'Welcome'>, relayAddress: string | undefined): void {
     this.#backoff.reset();
     this.#notGranted = new Set(w.services.filter((s) => !s.ok && (s.code === 'service_not_granted' || s.code === 'service_owned')).map((s) => s.name));
     for (const s of w.services) {
       if (s.ok) this.#log.info(`service ${s.name} registered${s.publicPort ? `; also public on relay port ${s.publicPort} (the relay sees its plaintext)` : ''}`);
       else this.#log.error(`service ${s.name} refused by the relay: ${s.code}${s.message ? `: ${s.message}` : ''}`);
     }
-    this.#p2p?.welcome(w, this.#o.server.host);
+    this.#p2p?.welcome(w, this.#o.server.host, relayAddress);
     this.#log.info(`online at relay ${fingerprint(this.#o.relayKey)} (${formatHostPort(this.#o.server)})`);
     if (!this.#onlineOnce) this.#obs.reconnected();
     this.#onlineOnce?.();

@@ -5,7 +5,6 @@
  * answers to the visitors' control streams. Unauthenticated direct connections are bounded in
  * number, per source and in time, like the relay's pre-auth connections.
  */
-import { networkInterfaces } from 'node:os';
 import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
@@ -14,11 +13,11 @@ import { SocketSet, boundPort, closeServer, listen } from '../net/socket.js';
 import { HANDSHAKE_MAX_FRAME } from '../session/handshake.js';
 import type { MuxStream } from '../session/mux.js';
 import type { WireCandidate } from '../wire/messages.js';
-import { dedupe, fromWire, isLoopback, unmapped, usable, type Candidate } from './addr.js';
+import { dedupe, fromWire, unmapped, type Candidate } from './addr.js';
 import { MAX_CANDIDATES, type Offer } from './candidates.js';
 import { ControlStream } from './control-stream.js';
 import { RateLimiter } from './rate.js';
-import { resolveHost } from './udp.js';
+import { fromPeer, localAddresses, peerLoopbackAllowed, relayReported, resolveHost } from './scope.js';
 
 export interface ClientP2pOptions {
   /** --p2p-port: TCP (and UDP) port of the direct listener; 0 picks one. */
@@ -47,7 +46,7 @@ interface Endpoint {
 export interface ClientUdp {
   readonly port: number;
   start(port: number): Promise<void>;
-  /** Learns (again) our public UDP mapping from the relay's observation port. */
+  /** Learns (again) our public UDP mapping from the relay's observation port: the mapping, if relayReported() accepts it. */
   observe(relay: Candidate): Promise<Candidate | undefined>;
   candidates(local: string[]): Candidate[];
   /** Answers one visitor's offer: our punch parameters; later offers add their candidates. */
@@ -69,6 +68,8 @@ export class ClientP2p {
   #relayUdp: number | undefined;
   /** The relay's observation port, once its host is resolved. */
   #relayUdpAt: Candidate | undefined;
+  /** Where we reached the relay (its control connection's remote address). */
+  #relayAddress: string | undefined;
   readonly #rates = new WeakMap<object, RateLimiter>();
   port = 0;
 
@@ -92,12 +93,16 @@ export class ClientP2p {
     await Promise.all([closeServer(this.#server), this.#o.udp?.stop()]);
   }
 
-  /** What the relay's Welcome says: our address as it sees it, and its UDP observation port. */
-  welcome(w: { observed?: WireCandidate; udpPort?: number }, relayHost: string): void {
+  /**
+   * What the relay's Welcome says: our address as it sees it (kept only if relayReported() accepts
+   * it), and its UDP observation port. `relayAddress`: where we reached the relay.
+   */
+  welcome(w: { observed?: WireCandidate; udpPort?: number }, relayHost: string, relayAddress?: string): void {
     this.#observed = undefined;
     this.#relayUdp = w.udpPort;
+    this.#relayAddress = relayAddress === undefined ? undefined : unmapped(relayAddress);
     try {
-      if (w.observed) this.#observed = fromWire(w.observed.ip, w.observed.port);
+      if (w.observed) this.#observed = relayReported(fromWire(w.observed.ip, w.observed.port), this.#relayAddress);
     } catch {
       /* an unusable address: ignore it */
     }
@@ -131,7 +136,9 @@ export class ClientP2p {
     const cs = new ControlStream();
     stream.attach(cs.app as unknown as Socket);
     let udp: ReturnType<ClientUdp['answer']>;
-    cs.onOffer((theirs) => {
+    const loopbackOk = peerLoopbackAllowed(this.#relayAddress);
+    cs.onOffer((offer) => {
+      const theirs = fromPeer(offer, loopbackOk);
       if (udp) return udp.add(theirs);
       udp = this.#o.udp?.answer(theirs, (path, remote) => this.#serveUdp(path, remote));
       const offered = this.#o.udp?.candidates(localAddresses()) ?? [];
@@ -191,14 +198,4 @@ export class ClientP2p {
       socket.destroy();
     });
   }
-}
-
-/**
- * This machine's unicast addresses (loopback last), as candidates may carry them. TUN_P2P_ADDRESSES
- * (comma-separated) replaces the interface list, e.g. to keep a test on loopback.
- */
-export function localAddresses(env: NodeJS.ProcessEnv = process.env): string[] {
-  const given = env.TUN_P2P_ADDRESSES?.split(',').map((a) => a.trim()).filter(Boolean);
-  const all = (given ?? Object.values(networkInterfaces()).flatMap((l) => l ?? []).map((i) => i.address)).filter(usable);
-  return [...all.filter((a) => !isLoopback(a)), ...all.filter(isLoopback)];
 }

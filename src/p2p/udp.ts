@@ -8,7 +8,6 @@
  * reflexive address, bounded in number). Punching stops after PUNCH_MS; tun then stays on the relay.
  */
 import { randomBytes } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import { createRequire } from 'node:module';
 import { Duplex } from 'node:stream';
 import type { Logger } from '../log.js';
@@ -18,6 +17,7 @@ import { MAX_CANDIDATES, type Offer } from './candidates.js';
 import type { ClientUdp } from './client-side.js';
 import { parsePunch, punch, TOKEN_SIZE } from './datagrams.js';
 import { observe, type DatagramSocket } from './observe.js';
+import { relayReported, resolveHost } from './scope.js';
 import type { UdpAttempt, UdpProber } from './visitor-probe.js';
 
 /** How long one exchange punches, how often, and the most addresses it sends to. */
@@ -263,7 +263,8 @@ export class VisitorUdp implements UdpProber {
       observed: async (theirs: Offer) => {
         const relay = theirs.relayUdp ? await resolveHost(this.#relayHost) : undefined;
         if (!relay || !theirs.relayUdp) return [];
-        const seen = await observe(socket, { host: relay, port: theirs.relayUdp });
+        // The relay's word: only a global address (or any, for a relay on a private address).
+        const seen = relayReported(await observe(socket, { host: relay, port: theirs.relayUdp }), relay);
         return seen ? [seen] : [];
       },
       connect: async (theirs, more, signal) => {
@@ -313,9 +314,11 @@ export class ClientUdpImpl implements ClientUdp {
 
   async observe(relay: Candidate): Promise<Candidate | undefined> {
     if (!this.#socket) return undefined;
-    const seen = await observe(this.#socket, relay);
-    this.#log.debug(`P2P UDP: the relay sees this client at ${seen ? `${seen.host}:${seen.port}` : '(no answer)'}`);
-    // A refresh that got no answer keeps the last mapping we knew.
+    const answer = await observe(this.#socket, relay);
+    // The relay's word: only a global address (or any, for a relay on a private address).
+    const seen = relayReported(answer, relay.host);
+    this.#log.debug(`P2P UDP: the relay sees this client at ${answer ? `${answer.host}:${answer.port}${seen ? '' : ' (not used: not a global address)'}` : '(no answer)'}`);
+    // A refresh that got no (usable) answer keeps the last mapping we knew.
     this.#observed = seen ?? this.#observed;
     return seen;
   }
@@ -364,14 +367,4 @@ export function visitorUdp(log: Logger, relayHost: string, local: () => string[]
 export function clientUdp(log: Logger): ClientUdp | undefined {
   const u = loadUdx(log);
   return u ? new ClientUdpImpl(u, log) : undefined;
-}
-
-/** An IP literal for `host` (a name is looked up), or undefined. */
-export async function resolveHost(host: string): Promise<string | undefined> {
-  if (usable(host)) return unmapped(host);
-  try {
-    return (await lookup(host, { family: 4 })).address;
-  } catch {
-    return undefined;
-  }
 }

@@ -2,8 +2,12 @@
  * One P2P probe by the visitor: open the control stream inside the relay session, send our
  * candidates, read the client's, then try every direct path at once — TCP to each of the client's
  * TCP candidates, and UDP hole punching when both ends have a UDP socket — and keep the first
- * that completes the session handshake. Only the client's own candidates (sent inside the
- * end-to-end session, so never the relay's word) are ever dialled or punched.
+ * that completes the session handshake. Only the client's candidates, sent inside the end-to-end
+ * session, are dialled or punched (and the sources of punches bearing our token). The relay can
+ * still pick one of them: the client's public address as the relay reports it (one TCP host and
+ * one UDP address per probe; global unicast only, unless the relay is on a private address: see
+ * scope.ts). Whatever answers there must complete the handshake pinned to the client's key. The
+ * client's loopback candidates are dropped unless this visitor reached the relay on loopback.
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -19,6 +23,7 @@ import type { Candidate } from './addr.js';
 import { P2P_SERVICE, type Offer } from './candidates.js';
 import { ControlStream } from './control-stream.js';
 import { openDirect } from './handshake.js';
+import { fromPeer, peerLoopbackAllowed } from './scope.js';
 import type { DirectPath } from './path-manager.js';
 
 export interface ProbeContext {
@@ -28,6 +33,8 @@ export interface ProbeContext {
   limits?: Partial<MuxLimits & RekeyLimits>;
   /** UDP hole punching, when this visitor has a UDP socket for it. */
   udp?: UdpProber;
+  /** Where this visitor reached the relay: decides whether the client's loopback candidates count (scope.ts). */
+  relayAddress?: string;
   /** How long to wait for the client's candidates, a TCP connect, a handshake. */
   answerMs?: number;
   connectMs?: number;
@@ -66,9 +73,10 @@ export async function probe(relay: Session, c: ProbeContext, signal: AbortSignal
     const offers: Offer[] = [];
     let first!: (o: Offer) => void;
     const answered = new Promise<Offer>((resolve) => (first = resolve));
+    const loopbackOk = peerLoopbackAllowed(c.relayAddress);
     cs.onOffer((o) => {
-      offers.push(o);
-      if (offers.length === 1) first(o);
+      offers.push(fromPeer(o, loopbackOk));
+      if (offers.length === 1) first(offers[0]!);
     });
     cs.send({ tcp: [], udp: udp?.offer.udp ?? [], punch: udp?.offer.punch });
     const theirs = await Promise.race([

@@ -20,7 +20,7 @@ import type { MuxLimits, StreamEnd } from '../session/mux.js';
 import { Session, type RekeyLimits } from '../session/session.js';
 import { PathManager, reprobeMsFromEnv } from '../p2p/path-manager.js';
 import { probe, type UdpProber } from '../p2p/visitor-probe.js';
-import { localAddresses } from '../p2p/client-side.js';
+import { localAddresses } from '../p2p/scope.js';
 import { visitorUdp } from '../p2p/udp.js';
 
 export interface VisitedService {
@@ -73,6 +73,8 @@ export class Visitor {
   /** Which session new streams use (relay or direct); logs each change. */
   readonly #paths: PathManager;
   readonly #udp: UdpProber | undefined;
+  /** Where the last relay connection went (for P2P: whether the client's loopback candidates count). */
+  #relayAddress: string | undefined;
 
   constructor(options: VisitorOptions) {
     this.#o = options;
@@ -92,7 +94,7 @@ export class Visitor {
       log: this.#log,
       enabled: p2p.enabled,
       reprobeMs: p2p.reprobeMs ?? reprobeMsFromEnv(),
-      probe: (relay, signal) => probe(relay, { key: options.key, clientKey: options.clientKey, log: this.#log, limits: options.limits, udp }, signal),
+      probe: (relay, signal) => probe(relay, { key: options.key, clientKey: options.clientKey, log: this.#log, limits: options.limits, udp, relayAddress: this.#relayAddress }, signal),
       onPath: () => this.#flushWaiting(),
       onDirect: (d) => {
         const observed = this.#obs.session({ peer: 'client', path: d.kind, fingerprint: this.#cfp }, d.session);
@@ -227,6 +229,7 @@ export class Visitor {
 
   async #open(): Promise<Session> {
     const path = await dial(this.#o.server, this.#t.connectMs, 'relay visitor port');
+    this.#relayAddress = path.remoteAddress;
     const onAbort = (): void => void path.destroy();
     this.#stop.signal.addEventListener('abort', onAbort, { once: true });
     const reader = new FrameReader(path, HANDSHAKE_MAX_FRAME, 4);
