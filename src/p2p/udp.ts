@@ -298,6 +298,9 @@ export class ClientUdpImpl implements ClientUdp {
   readonly #log: Logger;
   #socket: PunchSocket | undefined;
   #observed: Candidate | undefined;
+  /** Exchanges still punching: stop() closes them, so none connects a stream on a closed socket. */
+  readonly #punchers = new Set<Puncher>();
+  #stopped = false;
 
   constructor(u: Udx, log: Logger) {
     this.#u = u;
@@ -334,17 +337,32 @@ export class ClientUdpImpl implements ClientUdp {
     const token = randomBytes(TOKEN_SIZE);
     const remoteId = theirs.punch.id;
     const puncher = new Puncher(socket, token, theirs.punch.token, theirs.udp);
+    this.#punchers.add(puncher);
     void puncher.result.then((remote) => {
-      if (!remote) return;
-      const stream = this.#u.createStream(id);
-      stream.connect(socket.socket, remoteId, remote.port, remote.host);
-      const path = new UdxDuplex(stream);
-      serve(path, remote);
+      this.#punchers.delete(puncher);
+      if (remote && !this.#stopped) this.#connect(socket, id, remoteId, remote, serve);
     });
     return { punch: { id, token }, add: (o) => puncher.add(o.udp), close: () => puncher.close() };
   }
 
+  /** Connects our UDX stream to the address the first valid punch came from and serves it. */
+  #connect(socket: PunchSocket, id: number, remoteId: number, remote: Candidate, serve: (path: Duplex, remote: Candidate) => void): void {
+    const stream = this.#u.createStream(id);
+    try {
+      stream.connect(socket.socket, remoteId, remote.port, remote.host);
+    } catch (err) {
+      // The socket closed under us (a punch landing while the client stops): no path, no crash.
+      stream.destroy();
+      this.#log.debug(`P2P UDP: cannot connect to ${remote.host}:${remote.port}: ${(err as Error).message}`);
+      return;
+    }
+    serve(new UdxDuplex(stream), remote);
+  }
+
   async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const p of this.#punchers) p.close();
+    this.#punchers.clear();
     await this.#socket?.socket.close().catch(() => {});
   }
 }
