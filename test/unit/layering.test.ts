@@ -24,6 +24,14 @@ const FORBIDDEN: Record<string, string[]> = {
   visitor: ['relay', 'client', 'cli'],
   // Settings are read for the roles, never from them.
   config: ['relay', 'client', 'visitor', 'cli'],
+  p2p: ['relay', 'client', 'visitor', 'cli'],
+};
+
+/** Each role takes only its own half of P2P (shared pieces live in neutral p2p modules). */
+const OTHER_HALVES: Record<string, string[]> = {
+  visitor: ['p2p/client-side', 'p2p/relay-side'],
+  client: ['p2p/visitor-probe', 'p2p/relay-side'],
+  relay: ['p2p/client-side', 'p2p/visitor-probe'],
 };
 
 function files(dir: string): string[] {
@@ -54,4 +62,43 @@ it('src/ imports respect the layering', () => {
   }
   assert.ok(edges > 100, `read the imports (${edges})`);
   assert.deepEqual(violations, []);
+});
+
+/** Every relative import in src/, as file -> files (paths relative to src/, without extension). */
+function importGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of files(SRC)) {
+    const deps = [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)(?:[^'"]*from)?\s*'([^']+)'/gm)]
+      .map((m) => m[1]!)
+      .filter((spec) => spec.startsWith('.'))
+      .map((spec) => relative(SRC, resolve(dirname(file), spec)).replace(/\.js$/, ''));
+    graph.set(relative(SRC, file).replace(/\.ts$/, ''), deps);
+  }
+  return graph;
+}
+
+it('roles import only their own half of P2P', () => {
+  const violations: string[] = [];
+  for (const [file, deps] of importGraph()) {
+    const banned = OTHER_HALVES[file.split('/')[0]!] ?? [];
+    for (const d of deps) if (banned.includes(d)) violations.push(`${file} imports ${d}`);
+  }
+  assert.deepEqual(violations, []);
+});
+
+it('src/ has no import cycles', () => {
+  const graph = importGraph();
+  const state = new Map<string, 'open' | 'done'>();
+  const cycles: string[] = [];
+  const visit = (n: string, stack: string[]): void => {
+    state.set(n, 'open');
+    for (const m of graph.get(n) ?? []) {
+      if (state.get(m) === 'open') cycles.push([...stack.slice(stack.indexOf(m)), m].join(' -> '));
+      else if (!state.has(m) && graph.has(m)) visit(m, [...stack, m]);
+    }
+    state.set(n, 'done');
+  };
+  for (const n of graph.keys()) if (!state.has(n)) visit(n, [n]);
+  assert.ok(graph.size > 50, `read the modules (${graph.size})`);
+  assert.deepEqual(cycles, []);
 });
