@@ -18,8 +18,8 @@ import { MiB, TunNet, sleep } from './lib/tun.js';
 const S = 's5 blackhole';
 const REPROBE_MS = 1000;
 const RELAY_WITHIN_MS = 3000;
-// "A reset, not a hang": the direct path is closed (and its open streams reset) after 10 s of
-// silence (docs/protocol.md, P2P direct path liveness); 5 s of margin for a loaded machine.
+// "A reset, not a hang": the direct path is closed (and its open streams reset) after 6 s of
+// silence (docs/protocol.md §12, moving between paths); 9 s of margin for a loaded machine.
 const RESET_WITHIN_MS = 15_000;
 const BACK_WITHIN_MS = REPROBE_MS + 15_000;
 const env = { TUN_P2P_REPROBE_MS: String(REPROBE_MS) };
