@@ -4,8 +4,8 @@
  * TCP candidates, and UDP hole punching when both ends have a UDP socket — and keep the first
  * that completes the session handshake. Only the client's candidates, sent inside the end-to-end
  * session, are dialled or punched (and the sources of punches bearing our token). The relay can
- * still pick one of them: the client's public address as the relay reports it (one TCP host and
- * one UDP address per probe; global unicast only, unless the relay is on a private address: see
+ * still pick some: the client's public address as the relay reports it (one TCP host, a UDP
+ * mapping and a refreshed one per probe; global unicast only, unless the relay is private: see
  * scope.ts). Whatever answers there must complete the handshake pinned to the client's key. The
  * client's loopback candidates are dropped unless this visitor reached the relay on loopback.
  */
