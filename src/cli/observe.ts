@@ -3,7 +3,6 @@ import type { Command } from 'commander';
 import type { Logger } from '../log.js';
 import { parseHostPort } from '../net/socket.js';
 import { serveAdmin } from '../observe/admin.js';
-import { buildRegistry } from '../observe/metrics.js';
 import { checkMetricsHost, serveMetrics } from '../observe/metrics-server.js';
 import type { Observer } from '../observe/observer.js';
 
@@ -33,6 +32,8 @@ export async function startObserving(obs: Observer, flags: ObserveFlags, log: Lo
   };
   try {
     if (at) {
+      // prom-client loads only when metrics are asked for: a daemon without --metrics never pays for it.
+      const { buildRegistry } = await import('../observe/metrics.js');
       const server = await serveMetrics(buildRegistry(obs), at);
       closers.push(server.close);
       const host = at.host.includes(':') ? `[${at.host}]` : at.host;
