@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { avoidNative } from '../crypto/index.js';
 import { TunError, printable } from '../errors.js';
 import { watchServer } from '../config/live.js';
 import { serverSettings } from '../config/relay-config.js';
@@ -44,6 +45,9 @@ export function registerServer(program: Command): void {
   withObserveOptions(cmd)
     .action((flags: ServerOpts, command: Command) =>
       runDaemon(async () => {
+        // The relay seals no stream data; with the native AEAD addon merely loaded it copies bytes
+        // at a higher CPU cost (bench), so its control channel uses the portable backends.
+        avoidNative();
         const settings = serverSettings(flags, command);
         const o = settings.opts;
         const log = roleLogger('relay', o);

@@ -202,12 +202,18 @@ function hybrid(small: CipherFn, large: CipherFn): CipherFn {
 
 const nodeChaChaPoly = nodeCipher('ChaChaPoly', 'chacha20-poly1305');
 
-const native = sodiumNative();
+let native: CipherFn | null | undefined;
 
 export const CIPHERS = {
   hybridChaChaPoly: hybrid(sodiumChaChaPoly, nodeChaChaPoly),
-  /** sodium-native when it loads here (about 2x node:crypto per 32 KiB record, more for small ones), else undefined. */
-  nativeChaChaPoly: native ? nativeChaChaPoly(native) : undefined,
+  /** sodium-native when it loads here (loaded on first use; about 2x node:crypto per 32 KiB record), else undefined. */
+  get nativeChaChaPoly(): CipherFn | undefined {
+    if (native === undefined) {
+      const lib = sodiumNative();
+      native = lib ? nativeChaChaPoly(lib) : null;
+    }
+    return native ?? undefined;
+  },
   node: {
     ChaChaPoly: nodeChaChaPoly,
     AESGCM: nodeCipher('AESGCM', 'aes-256-gcm'),

@@ -19,6 +19,7 @@ export { CIPHERS, REKEY_NONCE, type CipherFn, type CipherName } from './aead.js'
 export { HASHES, type HashFn, type HashName } from './hash.js';
 export { X25519KeyPair, x25519, x25519Base } from './x25519.js';
 export { ctEqual, isAllZero, wipe } from './ct.js';
+export { avoidNative } from './native.js';
 
 /** Must be awaited once before any Noise or key operation. */
 export async function initCrypto(): Promise<void> {
