@@ -124,9 +124,19 @@ export class Child {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Node flags for every process of a measured path (tun's and the Node baseline's):
+ * TUN_BENCH_PROFILE=DIR: each writes a V8 CPU profile there when it stops (node --cpu-prof);
+ * TUN_BENCH_NODE_ARGS="...": extra node flags (space-separated), for experiments.
+ */
+export const nodeFlags = (): string[] => [
+  ...(process.env.TUN_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TUN_BENCH_PROFILE}`] : []),
+  ...(process.env.TUN_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+];
+
 /** A Node child running a compiled bench script; resolves once it printed `ready PORT...`. */
 export async function nodeService(name: string, script: string, args: string[]): Promise<{ child: Child; ports: number[] }> {
-  const child = new Child(name, process.execPath, [benchScript(script), ...args]);
+  const child = new Child(name, process.execPath, [...nodeFlags(), benchScript(script), ...args]);
   const m = await child.waitFor(/^ready ([\d ]+)$/m);
   return { child, ports: m[1]!.trim().split(' ').map(Number) };
 }

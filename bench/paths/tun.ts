@@ -7,22 +7,13 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Child, removeDir, repoRoot, tempDir } from '../proc.js';
+import { Child, nodeFlags, removeDir, repoRoot, tempDir } from '../proc.js';
 import { freePorts } from '../sockets.js';
 import { WAN_HOST, delayProxies } from './wan.js';
 import type { Path, StartOptions } from './types.js';
 
-/**
- * TUN_BENCH_PROFILE=DIR: each tun process writes a V8 CPU profile there when it stops (node --cpu-prof).
- * TUN_BENCH_NODE_ARGS="...": extra node flags for every tun process (space-separated), for experiments.
- */
-const profile = (): string[] => [
-  ...(process.env.TUN_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TUN_BENCH_PROFILE}`] : []),
-  ...(process.env.TUN_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
-];
-
 const tun = (name: string, args: string[]): Child =>
-  new Child(name, process.execPath, [...profile(), join(repoRoot(), 'bin', 'tun.js'), ...args], { env: { ...process.env, TUN_LOG: 'warn' } });
+  new Child(name, process.execPath, [...nodeFlags(), join(repoRoot(), 'bin', 'tun.js'), ...args], { env: { ...process.env, TUN_LOG: 'warn' } });
 
 async function keygen(dir: string, name: string): Promise<{ key: string; pub: string; line: string }> {
   const base = join(dir, name);

@@ -1,0 +1,69 @@
+/**
+ * `npm run bench:ab`: a quick throughput A/B for hot-path work. Starts the chosen paths once and
+ * runs single-stream echo transfers on them in turn, alternating, printing MB/s and each process's
+ * CPU-s/GB per run and the medians, so a change is judged against its baseline in the same minute.
+ *   npm run bench:ab -- [--paths tun,mux] [--runs 5] [--mb 300] [--streams 1]
+ */
+import { transfer } from './measure.js';
+import { nodeService, type Child } from './proc.js';
+import { startDirect } from './paths/direct.js';
+import { startMux } from './paths/mux.js';
+import { startSsh } from './paths/ssh.js';
+import { startTun } from './paths/tun.js';
+import type { Path, StartOptions, Started } from './paths/types.js';
+
+const STARTERS: Record<string, (o: StartOptions) => Promise<Started>> = { direct: startDirect, mux: startMux, ssh: startSsh, tun: startTun };
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(name);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const ids = arg('--paths', 'tun,mux').split(',');
+  const runs = Number(arg('--runs', '5'));
+  const bytes = Number(arg('--mb', '300')) * 1e6;
+  const streams = Number(arg('--streams', '1'));
+  const children: Child[] = [];
+  const paths: Path[] = [];
+  try {
+    const echo = await nodeService('echo service', 'services/echo.js', []);
+    children.push(echo.child);
+    for (const id of ids) {
+      const starter = STARTERS[id];
+      if (!starter) throw new Error(`unknown path ${id}; choose from ${Object.keys(STARTERS).join(', ')}`);
+      const p = await starter({ echoPort: echo.ports[0]! });
+      if ('skipped' in p) throw new Error(`${id} skipped: ${p.skipped}`);
+      paths.push(p);
+    }
+    const seen: Record<string, Record<string, number[]>> = {};
+    for (const p of paths) await transfer(p.bulk, Math.min(bytes, 50e6), streams); // warm-up
+    for (let run = 1; run <= runs; run++) {
+      for (const p of paths) {
+        const r = await transfer(p.bulk, bytes, streams);
+        const row = (seen[p.id] ??= {});
+        (row['MB/s'] ??= []).push(r.mbPerS);
+        for (const [k, v] of Object.entries(r.cpuPerGB)) (row[k] ??= []).push(v);
+        const cpu = Object.entries(r.cpuPerGB).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+        console.log(`run ${run} ${p.id.padEnd(6)} ${r.mbPerS.toFixed(1).padStart(6)} MB/s   CPU-s/GB: ${cpu}`);
+      }
+    }
+    console.log('\nmedians:');
+    for (const [id, row] of Object.entries(seen)) {
+      console.log(`${id.padEnd(6)} ${Object.entries(row).map(([k, v]) => `${k} ${median(v).toFixed(2)}`).join(', ')}`);
+    }
+  } finally {
+    for (const p of paths) await p.stop().catch(() => {});
+    for (const c of children) await c.stop();
+  }
+}
+
+await main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    console.error(`bench:ab failed: ${e.message}`);
+    process.exit(1);
+  },
+);
