@@ -7,6 +7,7 @@
  * (v1 `PROXY UNKNOWN`, v2 LOCAL), which a service treats as "use the connection's own address".
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { ipBytes, unmapped } from '../net/ip.js';
 import type { ProxyVersion } from '../wire/proxy-version.js';
 
 export { parseProxyVersion, type ProxyVersion } from '../wire/proxy-version.js';
@@ -29,20 +30,14 @@ interface Pair {
 
 const validPort = (p: number): boolean => Number.isInteger(p) && p >= 0 && p <= 65535;
 
-/** An IPv4-mapped IPv6 address as its IPv4 form; anything else as it is. */
-function unmap(addr: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
-  return m ? m[1]! : addr;
-}
-
 /**
  * Both ends in one family: TCP4 when both are IPv4, else TCP6 with an IPv4 end written as its
  * IPv4-mapped IPv6 form; undefined when either end is missing or not an IP address and port.
  */
 function pair(src: Endpoint | undefined, dst: Endpoint | undefined): Pair | undefined {
   if (!src || !dst || !validPort(src.port) || !validPort(dst.port)) return undefined;
-  const s = unmap(src.addr);
-  const d = unmap(dst.addr);
+  const s = unmapped(src.addr);
+  const d = unmapped(dst.addr);
   if (isIPv4(s) && isIPv4(d)) return { family: 4, src: { addr: s, port: src.port }, dst: { addr: d, port: dst.port } };
   if (!(isIPv4(s) || isIPv6(s)) || !(isIPv4(d) || isIPv6(d))) return undefined;
   const six = (a: string): string => (isIPv4(a) ? `::ffff:${a}` : a.replace(/%.*$/, ''));
@@ -56,24 +51,6 @@ export function proxyV1(src: Endpoint | undefined, dst: Endpoint | undefined): B
   return Buffer.from(`PROXY TCP${p.family} ${p.src.addr} ${p.dst.addr} ${p.src.port} ${p.dst.port}\r\n`, 'latin1');
 }
 
-/** The 16 bytes of an IPv6 address (any textual form Node accepts, `::` and a dotted tail included). */
-export function ipv6Bytes(addr: string): Buffer {
-  const out = Buffer.alloc(16);
-  let text = addr;
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted) {
-    const [a, b, c, d] = dotted[1]!.split('.').map(Number) as [number, number, number, number];
-    text = text.slice(0, -dotted[1]!.length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, ''];
-  const groups = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => Number.parseInt(g, 16)));
-  const h = groups(head);
-  const t = groups(tail);
-  h.forEach((g, i) => out.writeUInt16BE(g, i * 2));
-  t.forEach((g, i) => out.writeUInt16BE(g, 16 - (t.length - i) * 2));
-  return out;
-}
-
 /** The v2 (binary) header: signature, PROXY command over TCP4/TCP6 with the addresses, or LOCAL when unknown. */
 export function proxyV2(src: Endpoint | undefined, dst: Endpoint | undefined): Buffer {
   const p = pair(src, dst);
@@ -81,7 +58,7 @@ export function proxyV2(src: Endpoint | undefined, dst: Endpoint | undefined): B
   const addrs =
     p.family === 4
       ? Buffer.concat([Buffer.from(p.src.addr.split('.').map(Number)), Buffer.from(p.dst.addr.split('.').map(Number)), Buffer.alloc(4)])
-      : Buffer.concat([ipv6Bytes(p.src.addr), ipv6Bytes(p.dst.addr), Buffer.alloc(4)]);
+      : Buffer.concat([ipBytes(p.src.addr)!, ipBytes(p.dst.addr)!, Buffer.alloc(4)]);
   addrs.writeUInt16BE(p.src.port, addrs.length - 4);
   addrs.writeUInt16BE(p.dst.port, addrs.length - 2);
   const head = Buffer.from([0x21, p.family === 4 ? 0x11 : 0x21, 0x00, 0x00]);

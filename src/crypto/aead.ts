@@ -39,11 +39,11 @@ function partsLength(parts: Uint8Array[]): number {
   return n;
 }
 
-/** 12-byte nonce: 4 zero bytes then the 64-bit counter, little-endian (ChaChaPoly) or big-endian (AESGCM). */
-export function encodeNonce(n: number, littleEndian: boolean): Buffer {
-  const nonce = Buffer.alloc(12);
+/** Writes the 12-byte nonce into `nonce`: 4 zero bytes then the 64-bit counter, little-endian (ChaChaPoly) or big-endian (AESGCM). */
+function encodeNonceInto(n: number, littleEndian: boolean, nonce: Buffer): Buffer {
   const lo = n === REKEY_NONCE ? 0xffffffff : n >>> 0;
   const hi = n === REKEY_NONCE ? 0xffffffff : Math.floor(n / 0x100000000) >>> 0;
+  nonce.writeUInt32BE(0, 0);
   if (littleEndian) {
     nonce.writeUInt32LE(lo, 4);
     nonce.writeUInt32LE(hi, 8);
@@ -53,6 +53,9 @@ export function encodeNonce(n: number, littleEndian: boolean): Buffer {
   }
   return nonce;
 }
+
+/** The 12-byte nonce for counter `n`, in a new buffer. */
+export const encodeNonce = (n: number, littleEndian: boolean): Buffer => encodeNonceInto(n, littleEndian, Buffer.alloc(12));
 
 function decryptFailed(cause?: unknown): TunError {
   return new TunError('DECRYPT_FAILED', 'decryption failed: message was altered, replayed or sent with another key', undefined, { cause });
@@ -125,14 +128,7 @@ const sodiumChaChaPoly: CipherFn = {
 
 /** One nonce buffer reused by the native backend: every call is synchronous and copies it. */
 const nativeNonce = Buffer.alloc(12);
-
-function setNativeNonce(n: number): Buffer {
-  const lo = n === REKEY_NONCE ? 0xffffffff : n >>> 0;
-  const hi = n === REKEY_NONCE ? 0xffffffff : Math.floor(n / 0x100000000) >>> 0;
-  nativeNonce.writeUInt32LE(lo, 4);
-  nativeNonce.writeUInt32LE(hi, 8);
-  return nativeNonce;
-}
+const setNativeNonce = (n: number): Buffer => encodeNonceInto(n, true, nativeNonce);
 
 /** ChaCha20-Poly1305 through sodium-native: one call per message, written straight into its output buffer. */
 function nativeChaChaPoly(lib: SodiumNative): CipherFn {

@@ -64,25 +64,19 @@ export class CipherState {
   /** Throws DECRYPT_FAILED (nonce unchanged) when the message does not authenticate. */
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Buffer {
     if (!this.#k) return Buffer.from(ciphertext);
-    this.#checkNonce();
-    if (ciphertext.length > NOISE_MAX_MESSAGE) {
-      throw new TunError('MESSAGE_TOO_LARGE', `Noise message of ${ciphertext.length} bytes exceeds the limit of ${NOISE_MAX_MESSAGE}`);
-    }
+    this.#checkDecrypt(ciphertext);
     const out = this.#cipher.decrypt(this.#k, this.#n, ad, ciphertext);
     this.#n++;
     return out;
   }
 
   /**
-   * DecryptWithAd into `ciphertext` itself when the cipher can (no new buffer): for a caller that
-   * owns those bytes and never reads them again. Otherwise as decryptWithAd.
+   * DecryptWithAd into the ciphertext's own bytes (where the backend can), for a caller that owns
+   * `ciphertext` and never reads it again: the plaintext is a view of it. Otherwise as decryptWithAd.
    */
   decryptInPlaceWithAd(ad: Uint8Array, ciphertext: Buffer): Buffer {
     if (!this.#k || !this.#cipher.decryptInPlace) return this.decryptWithAd(ad, ciphertext);
-    this.#checkNonce();
-    if (ciphertext.length > NOISE_MAX_MESSAGE) {
-      throw new TunError('MESSAGE_TOO_LARGE', `Noise message of ${ciphertext.length} bytes exceeds the limit of ${NOISE_MAX_MESSAGE}`);
-    }
+    this.#checkDecrypt(ciphertext);
     const out = this.#cipher.decryptInPlace(this.#k, this.#n, ad, ciphertext);
     this.#n++;
     return out;
@@ -102,6 +96,14 @@ export class CipherState {
   wipe(): void {
     this.#k?.fill(0);
     this.#k = undefined;
+  }
+
+  /** The checks every decryption makes first (no closure per record: this is the hot path). */
+  #checkDecrypt(ciphertext: Uint8Array): void {
+    this.#checkNonce();
+    if (ciphertext.length > NOISE_MAX_MESSAGE) {
+      throw new TunError('MESSAGE_TOO_LARGE', `Noise message of ${ciphertext.length} bytes exceeds the limit of ${NOISE_MAX_MESSAGE}`);
+    }
   }
 
   #checkNonce(): void {

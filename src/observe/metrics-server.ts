@@ -4,7 +4,7 @@
  * connected and how much they move. Small and bounded: short timeouts, few connections, no body.
  */
 import { createServer, type Server } from 'node:http';
-import { BlockList, isIP } from 'node:net';
+import { isLoopback } from '../net/ip.js';
 import type { Registry } from 'prom-client';
 import { TunError, printable } from '../errors.js';
 
@@ -15,18 +15,6 @@ export interface MetricsAddress {
 
 const MAX_CONNECTIONS = 16;
 const TIMEOUT_MS = 5000;
-
-const LOOPBACK = new BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
-
-/** True for localhost, 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
-export function isLoopback(host: string): boolean {
-  if (host.toLowerCase() === 'localhost') return true;
-  const v = isIP(host);
-  return v !== 0 && LOOPBACK.check(host, v === 4 ? 'ipv4' : 'ipv6');
-}
 
 /** Refuses a non-loopback metrics address unless the operator said --metrics-public. */
 export function checkMetricsHost(host: string, allowPublic: boolean): void {

@@ -7,7 +7,7 @@
  * (240.0.0.0/4), IPv4-mapped IPv6 (::ffff:0:0/96: send the IPv4 form) and IPv6 link-local
  * (fe80::/10: unusable without a scope id). So a peer can name only hosts, never a group.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { ipBytes, unmapped } from '../net/ip.js';
 import { TunError } from '../errors.js';
 
 export interface Candidate {
@@ -22,27 +22,9 @@ function invalid(why: string): TunError {
 /** Text form (as Node prints it) to wire bytes; throws MESSAGE_INVALID for anything but an IP literal. */
 export function ipToBytes(host: string): Buffer {
   const h = unmapped(host);
-  if (isIPv4(h)) return Buffer.from(h.split('.').map(Number));
-  if (!isIPv6(h)) throw invalid(`"${h.slice(0, 60)}" is not an IP address`);
-  return ipv6Bytes(h);
-}
-
-function ipv6Bytes(text: string): Buffer {
-  // An embedded IPv4 tail ("::ffff:1.2.3.4") becomes two hex words first.
-  const t = text.replace(/%.*$/, '').replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
-  const parse = (s: string): number[] => (s === '' ? [] : s.split(':').map((x) => (/^[0-9a-f]{1,4}$/i.test(x) ? parseInt(x, 16) : NaN)));
-  const halves = t.split('::');
-  let words: number[];
-  if (halves.length === 1) words = parse(t);
-  else if (halves.length === 2) {
-    const l = parse(halves[0]!);
-    const r = parse(halves[1]!);
-    words = l.length + r.length <= 7 ? [...l, ...new Array<number>(8 - l.length - r.length).fill(0), ...r] : [];
-  } else words = [];
-  if (words.length !== 8 || words.some((w) => Number.isNaN(w))) throw invalid(`"${text.slice(0, 60)}" is not an IPv6 address`);
-  const out = Buffer.alloc(16);
-  words.forEach((w, i) => out.writeUInt16BE(w, 2 * i));
-  return out;
+  const b = ipBytes(h);
+  if (!b) throw invalid(`"${h.slice(0, 60)}" is not an IP address`);
+  return b;
 }
 
 /** Wire bytes to text (IPv6 in its shortest form). */
@@ -103,17 +85,6 @@ export function usable(host: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** "::ffff:1.2.3.4" (how a dual-stack socket reports an IPv4 peer) as "1.2.3.4". */
-export function unmapped(host: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
-  return m ? m[1]! : host;
-}
-
-export function isLoopback(host: string): boolean {
-  const h = unmapped(host);
-  return h === '::1' || (isIPv4(h) && h.startsWith('127.'));
 }
 
 /** Candidates without duplicates, in order, at most `max`. */

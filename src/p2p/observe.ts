@@ -9,7 +9,8 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { TunError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { unmapped, type Candidate } from './addr.js';
+import type { Candidate } from './addr.js';
+import { unmapped } from '../net/ip.js';
 import { observeAnswer, observeRequest, parseObserveAnswer, parseObserveRequest } from './datagrams.js';
 import { RateLimiter } from './rate.js';
 

@@ -1,7 +1,8 @@
 /** What the relay adds to Welcome for P2P: the address it sees the client's control connection come from, and its UDP observation port. */
 import type { Socket } from 'node:net';
 import type { WireCandidate } from '../wire/messages.js';
-import { toWire, unmapped, usable } from './addr.js';
+import { toWire, usable } from './addr.js';
+import { unmapped } from '../net/ip.js';
 
 export function observedFor(socket: Socket, udpPort: number): { observed?: WireCandidate; udpPort: number } {
   const host = unmapped(socket.remoteAddress ?? '');

@@ -7,7 +7,8 @@
  */
 import { lookup } from 'node:dns/promises';
 import { networkInterfaces } from 'node:os';
-import { ipToBytes, isLoopback, refusal, unmapped, usable, type Candidate } from './addr.js';
+import { ipToBytes, refusal, usable, type Candidate } from './addr.js';
+import { isLoopback, unmapped } from '../net/ip.js';
 import type { Offer } from './candidates.js';
 
 /**

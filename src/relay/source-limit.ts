@@ -4,27 +4,16 @@
  * which are admitted without a handshake). An IPv6 source counts by its /64, the block one
  * subscriber usually holds; an IPv4-mapped IPv6 address counts as its IPv4 address.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { ipBytes, unmapped } from '../net/ip.js';
 
 /** The key a source address is counted under: the IPv4 address, or the /64 of an IPv6 one. */
 export function sourceKey(address: string | undefined): string {
   if (!address) return '?';
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1]!;
-  if (isIPv4(address) || !isIPv6(address)) return address;
-  return `${expandIPv6(address).slice(0, 4).join(':')}::/64`;
-}
-
-/** The eight 16-bit groups of an IPv6 address, lower-case, without leading zeros. */
-function expandIPv6(address: string): string[] {
-  const plain = address.replace(/%.*$/, '');
-  const [head, tail] = plain.includes('::') ? plain.split('::') as [string, string] : [plain, undefined];
-  const groups = (s: string): string[] => (s === '' ? [] : s.split(':'));
-  const h = groups(head);
-  const t = tail === undefined ? [] : groups(tail);
-  // A trailing dotted IPv4 part (::1.2.3.4) is two groups; only the first four groups matter here.
-  const fill = tail === undefined ? [] : Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0');
-  return [...h, ...fill, ...t].map((g) => (/^[0-9a-f]+$/i.test(g) ? Number.parseInt(g, 16).toString(16) : g));
+  const host = unmapped(address);
+  const b = ipBytes(host);
+  if (!b || b.length === 4) return host;
+  const groups = [0, 2, 4, 6].map((i) => b.readUInt16BE(i).toString(16));
+  return `${groups.join(':')}::/64`;
 }
 
 /** Counts open connections per source; acquire() refuses above `max`. */

@@ -1,4 +1,5 @@
 /** Test-side sockets: an echo service, connections that collect what they receive, and proxies. */
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 
 export function listenOn(server: Server, port = 0): Promise<number> {
@@ -12,8 +13,31 @@ export function close(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** A port nothing listens on right now (bound and released). */
+/** The kernel's ephemeral range: outgoing connections take their local ports from it. */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A port nothing listens on right now (bound and released), for a process to bind later. It comes
+ * from below the ephemeral range, so the outgoing connections of tests running meanwhile cannot
+ * take it (a port the kernel picked for us could be handed to one of them: EADDRINUSE later).
+ */
 export async function freePort(): Promise<number> {
+  const high = Math.min(ephemeralLow(), 65536);
+  for (let i = 0; i < 50 && high > 20_000; i++) {
+    const port = 20_000 + Math.floor(Math.random() * (high - 20_000));
+    const srv = createServer();
+    const ok = await listenOn(srv, port).then(() => true, () => false);
+    if (ok) {
+      await close(srv);
+      return port;
+    }
+  }
   const srv = createServer();
   const port = await listenOn(srv);
   await close(srv);

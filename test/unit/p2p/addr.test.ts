@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isTunError } from '../../../src/errors.js';
-import { bytesToIp, dedupe, fromWire, ipToBytes, refusal, toWire, unmapped, usable } from '../../../src/p2p/addr.js';
+import { bytesToIp, dedupe, fromWire, ipToBytes, refusal, toWire, usable } from '../../../src/p2p/addr.js';
+import { unmapped } from '../../../src/net/ip.js';
 
 describe('P2P candidate addresses', () => {
   it('IPv4 and IPv6 text round-trip through the wire form', () => {
