@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +91,8 @@ export class Child {
 
   #add(d: string): void {
     this.out = (this.out + d).slice(-20_000); // bounded: only the tail matters for errors
+    // TUN_BENCH_LOGS=DIR: every child's whole output also goes to DIR/<name>.log (with --trace-gc and the like)
+    if (process.env.TUN_BENCH_LOGS) appendFileSync(join(process.env.TUN_BENCH_LOGS, `${this.name.replace(/[^\w-]+/g, '_')}.log`), d);
   }
 
   /** The first match of `re` in the output; fails if the process exits first or after `ms`. */

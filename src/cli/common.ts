@@ -5,6 +5,7 @@ import { TunError, printable } from '../errors.js';
 import { readPrivateKeyFile, readPublicKeyFile } from '../identity/keys.js';
 import { createLogger, parseFormat, parseLevel, type Logger } from '../log.js';
 import { EXIT, fatalFormat, reportFatal } from './errors.js';
+import { tuneGcForStreaming } from './gc.js';
 
 export function loadKeyPair(path: string): X25519KeyPair {
   const m = readPrivateKeyFile(path);
@@ -84,6 +85,7 @@ type Outcome = { kind: 'signal' } | { kind: 'ended'; reason: unknown };
  * default action (death by signal) before the handler is installed.
  */
 export async function runDaemon(start: () => Promise<Daemon>): Promise<void> {
+  tuneGcForStreaming();
   let signalled: () => void = () => {};
   let signals = 0;
   let started = false;

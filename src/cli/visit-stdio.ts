@@ -5,6 +5,7 @@ import { parseHostPort } from '../net/socket.js';
 import { visitStdio } from '../visitor/stdio.js';
 import { loadKeyPair, loadPublicKey, roleLogger, type LogFlags } from './common.js';
 import { EXIT } from './errors.js';
+import { tuneGcForStreaming } from './gc.js';
 
 export interface StdioFlags extends LogFlags {
   server: string;
@@ -22,6 +23,7 @@ export interface StdioFlags extends LogFlags {
 export async function runStdioVisit(o: StdioFlags, service: string): Promise<void> {
   if (o.metrics !== undefined || o.admin !== undefined) throw new TunError('CONFIG_INVALID', `--${o.metrics !== undefined ? 'metrics' : 'admin'} does not go with --stdio`, 'a --stdio visit lives as long as one stream; watch a long-running tun visit --listen, or the client and relay, instead');
   const log = roleLogger('visit', { logLevel: o.logLevel ?? (process.env.TUN_LOG ? undefined : 'error'), logFormat: o.logFormat });
+  tuneGcForStreaming();
   const onSignal = (): never => process.exit(EXIT.FAILED);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
