@@ -45,8 +45,8 @@ export function registerServer(program: Command): void {
   withObserveOptions(cmd)
     .action((flags: ServerOpts, command: Command) =>
       runDaemon(async () => {
-        // The relay seals no stream data; with the native AEAD addon merely loaded it copies bytes
-        // at a higher CPU cost (bench), so its control channel uses the portable backends.
+        // The relay seals no stream data, only its small control messages: it has no use for the
+        // native AEAD addon, so it never loads it (the portable backends serve the control channel).
         avoidNative();
         const settings = serverSettings(flags, command);
         const o = settings.opts;
