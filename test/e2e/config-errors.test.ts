@@ -4,22 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService, freePort, roundTrip } from '../helpers/net.js';
+import { ConfigLab } from '../helpers/config.js';
+import { freePort, roundTrip } from '../helpers/net.js';
 import { CLI } from '../helpers/paths.js';
 import { TunProcess, startClient, startRelay } from '../helpers/proc.js';
 
-const keys = new KeyDir();
-const procs: TunProcess[] = [];
-const echoes: EchoService[] = [];
-after(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
-  await Promise.all(echoes.map((e) => e.stop()));
-  keys.remove();
-});
+const lab = new ConfigLab();
+const { keys, procs } = lab;
+after(() => lab.cleanup());
 
 function tun(args: string[]): { status: number | null; stderr: string } {
   const r = spawnSync(process.execPath, [CLI(), ...args], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, TUN_LOG: 'info' } });
@@ -36,11 +30,7 @@ function oneLineFailure(args: string[], re: RegExp): void {
   assert.ok(!/\bat .*:\d+:\d+/.test(r.stderr), 'no stack trace');
 }
 
-function file(name: string, text: string): string {
-  const p = join(keys.dir, name);
-  writeFileSync(p, text);
-  return p;
-}
+const file = (name: string, text: string): string => lab.file(name, text);
 
 describe('config errors name file, line and key', () => {
   const relay = keys.key('r');
@@ -87,8 +77,7 @@ describe('flags win over the file', () => {
     const k = { relay: keys.key('sv-relay'), client: keys.key('sv-client'), v: keys.key('sv-v'), w: keys.key('sv-w') };
     const relay = await startRelay(['--key', k.relay.key, '--authorized', keys.list('sv-clients.list', [k.client.line])]);
     procs.push(relay.proc);
-    const echo = await new EchoService().start();
-    echoes.push(echo);
+    const echo = await lab.echo();
     const cfg = file('sv.toml', `server = "127.0.0.1:${relay.control}"\npubkey = "sv-relay.pub"\nkey = "sv-client.key"\nallow = "sv-v.list"\n[[service]]\nname = "fromfile"\nlocal = ${echo.port}\n`);
     keys.list('sv-v.list', [k.v.line]);
     const c = await startClient(['--config', cfg, '--service', 'fromflag', '--local', String(echo.port), '--allow', keys.list('sv-w.list', [k.w.line])]);

@@ -4,28 +4,19 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService, freePort, roundTrip } from '../helpers/net.js';
+import { ConfigLab } from '../helpers/config.js';
+import { freePort, roundTrip } from '../helpers/net.js';
 import { CLI, repoRoot } from '../helpers/paths.js';
 import { TunProcess, startClient, startRelay } from '../helpers/proc.js';
 
-const keys = new KeyDir();
-const procs: TunProcess[] = [];
-const echoes: EchoService[] = [];
-after(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
-  await Promise.all(echoes.map((e) => e.stop()));
-  keys.remove();
-});
+const lab = new ConfigLab();
+const { keys, procs } = lab;
+after(() => lab.cleanup());
 
-function file(name: string, text: string): string {
-  const p = join(keys.dir, name);
-  writeFileSync(p, text);
-  return p;
-}
+const file = (name: string, text: string): string => lab.file(name, text);
 
 /** An example copied next to the test's keys, with its placeholders replaced. */
 function example(name: string, replace: [string, string][]): string {
@@ -47,9 +38,8 @@ describe('examples/ run as they are', () => {
     const relay = await startRelay(['--config', join(keys.dir, 'relay.toml')]);
     procs.push(relay.proc);
     await relay.proc.waitFor(/1 authorized client key/);
-    const ssh = await new EchoService().start();
-    const web = await new EchoService().start();
-    echoes.push(ssh, web);
+    const ssh = await lab.echo();
+    const web = await lab.echo();
     const client = example('client.toml', [['relay.example.com:8009', `127.0.0.1:${relay.control}`], ['127.0.0.1:22"', `127.0.0.1:${ssh.port}"`], ['127.0.0.1:8080"', `127.0.0.1:${web.port}"`]]);
     const c = await startClient(['--config', client]);
     procs.push(c);
@@ -73,8 +63,7 @@ describe('tun visit --stdio with a config file', () => {
     const k = { relay: keys.key('st-relay'), client: keys.key('st-client'), v: keys.key('st-v') };
     const relay = await startRelay(['--key', k.relay.key, '--authorized', keys.list('st-clients.list', [k.client.line])]);
     procs.push(relay.proc);
-    const echo = await new EchoService().start();
-    echoes.push(echo);
+    const echo = await lab.echo();
     const c = await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', k.relay.pub, '--key', k.client.key, '--service', 'data', '--local', String(echo.port), '--allow', keys.list('st-v.list', [k.v.line])]);
     procs.push(c);
     const cfg = file('st-visit.toml', `server = "127.0.0.1:${relay.visitor}"\npubkey = "st-client.pub"\nkey = "st-v.key"\n\n[[service]]\nname = "other"\nlisten = 1\n`);

@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
 import { EchoService, close, dial, freePort, listenOn } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
+import { eventually as poll } from '../helpers/poll.js';
 
 interface Scrape {
   types: Map<string, string>;
@@ -110,19 +111,7 @@ function sum(s: Scrape, name: string, labels: Record<string, string>): number {
 }
 
 /** Scrapes until `check` passes (metrics follow events asynchronously); the last failure is rethrown after `ms`. */
-async function eventually(port: number, check: (s: Scrape) => void, ms = 10_000): Promise<Scrape> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const s = await scrape(port);
-    try {
-      check(s);
-      return s;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+const eventually = (port: number, check: (s: Scrape) => void, ms?: number): Promise<Scrape> => poll(() => scrape(port), check, ms);
 
 async function metricsPort(proc: TunProcess): Promise<number> {
   return Number((await proc.waitFor(/metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/))[1]);

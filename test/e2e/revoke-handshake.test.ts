@@ -16,18 +16,12 @@ import { HandshakeState } from '../../src/noise/index.js';
 import { Session } from '../../src/session/session.js';
 import { writeFrame } from '../../src/stream/control-channel.js';
 import { NOISE_PROTOCOL, PROTOCOL_VERSION, encodeMessage, expectMessage, sessionPrologue } from '../../src/wire/index.js';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService } from '../helpers/net.js';
-import { TunProcess, startClient, startRelay } from '../helpers/proc.js';
+import { Lab } from '../helpers/lab.js';
+import { startClient, startRelay } from '../helpers/proc.js';
 
-const keys = new KeyDir();
-const procs: TunProcess[] = [];
-const echoes: EchoService[] = [];
-after(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
-  await Promise.all(echoes.map((e) => e.stop()));
-  keys.remove();
-});
+const lab = new Lab();
+const { keys, procs } = lab;
+after(() => lab.cleanup());
 
 describe('client reload during a visitor handshake', () => {
   test('a visitor revoked after its connection arrived but before its handshake is closed at once', async (t) => {
@@ -35,8 +29,7 @@ describe('client reload during a visitor handshake', () => {
     const k = { relay: keys.key('relay'), client: keys.key('client'), v: keys.key('v'), other: keys.key('other') };
     const relay = await startRelay(['--key', k.relay.key, '--authorized', keys.list('clients.list', [k.client.line])]);
     procs.push(relay.proc);
-    const echo = await new EchoService().start();
-    echoes.push(echo);
+    const echo = await lab.echo();
     const allow = keys.list('visitors.list', [k.v.line]);
     const client = await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', k.relay.pub, '--key', k.client.key, '--service', 'data', '--local', String(echo.port), '--allow', allow]);
     procs.push(client);

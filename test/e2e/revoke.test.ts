@@ -10,18 +10,15 @@ import { writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService, collect, dial, freePort, roundTrip, until } from '../helpers/net.js';
+import { Lab } from '../helpers/lab.js';
+import { collect, dial, freePort, roundTrip, until } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay } from '../helpers/proc.js';
 
-const keys = new KeyDir();
-const procs: TunProcess[] = [];
-const echoes: EchoService[] = [];
+const lab = new Lab();
+const { keys, procs } = lab;
 after(async () => {
   for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGCONT');
-  await Promise.all(procs.map((p) => p.stop()));
-  await Promise.all(echoes.map((e) => e.stop()));
-  keys.remove();
+  await lab.cleanup();
 });
 
 describe('relay revocation of a client that ignores it', () => {
@@ -31,8 +28,7 @@ describe('relay revocation of a client that ignores it', () => {
     const list = keys.list('clients.list', [`permitlisten=${pub} ${k.client.line}`]);
     const relay = await startRelay(['--key', k.relay.key, '--authorized', list, '--public', '--no-p2p']);
     procs.push(relay.proc);
-    const echo = await new EchoService().start();
-    echoes.push(echo);
+    const echo = await lab.echo();
     const allow = keys.list('visitors.list', [k.v.line]);
     const client = await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', k.relay.pub, '--key', k.client.key, '--no-p2p', '--allow', allow,
       '--service', 'data', '--local', String(echo.port), '--service', 'web', '--local', String(echo.port), '--public-port', String(pub)]);
@@ -83,8 +79,7 @@ describe('live reload of the files a config names', () => {
     const k = { relay: keys.key('m2-relay'), client: keys.key('m2-client'), v: keys.key('m2-v'), other: keys.key('m2-other') };
     const relay = await startRelay(['--key', k.relay.key, '--authorized', keys.list('m2-clients.list', [k.client.line]), '--no-p2p']);
     procs.push(relay.proc);
-    const echo = await new EchoService().start();
-    echoes.push(echo);
+    const echo = await lab.echo();
     const sshList = keys.list('m2-ssh.list', [k.v.line]);
     const cfg = join(keys.dir, 'm2-client.toml');
     writeFileSync(cfg, `server = "127.0.0.1:${relay.control}"\npubkey = "m2-relay.pub"\nkey = "m2-client.key"\n\n[[service]]\nname = "ssh"\nlocal = ${echo.port}\nallow = "m2-ssh.list"\n\n[[service]]\nname = "web"\nlocal = ${echo.port}\nallow_keys = ["${k.v.line}"]\n`);
@@ -117,8 +112,7 @@ describe('live reload of the files a config names', () => {
     writeFileSync(cfg, `key = "kf-relay.key"\n\n[[client]]\nname = "c"\nkey_file = "kf-granted.pub"\n`);
     const relay = await startRelay(['--config', cfg, '--no-p2p']);
     procs.push(relay.proc);
-    const echo = await new EchoService().start();
-    echoes.push(echo);
+    const echo = await lab.echo();
     const client = await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', k.relay.pub, '--key', k.client.key, '--no-p2p', '--service', 'x', '--local', String(echo.port), '--allow', keys.list('kf-visitors.list', [k.next.line])]);
     procs.push(client);
     writeFileSync(join(keys.dir, 'kf-granted.pub'), `${k.next.line}\n`);
@@ -141,8 +135,7 @@ describe('per-service revoke of a stream still connecting', () => {
       svc.kill('SIGKILL');
     });
     const svcPort = await new Promise<number>((resolve) => svc.stdout!.setEncoding('utf8').on('data', (d: string) => { const m = /port (\d+)/.exec(d); if (m) resolve(Number(m[1])); }));
-    const echo = await new EchoService().start();
-    echoes.push(echo);
+    const echo = await lab.echo();
     const slowList = keys.list('m4-slow.list', [k.v.line]);
     const cfg = join(keys.dir, 'm4-client.toml');
     writeFileSync(cfg, `server = "127.0.0.1:${relay.control}"\npubkey = "m4-relay.pub"\nkey = "m4-client.key"\n\n[[service]]\nname = "slow"\nlocal = ${svcPort}\nallow = "m4-slow.list"\n\n[[service]]\nname = "web"\nlocal = ${echo.port}\nallow_keys = ["${k.v.line}"]\n`);

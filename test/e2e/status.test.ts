@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { KeyDir, type TestKey } from '../helpers/keys.js';
 import { EchoService, dial } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
+import { eventually as poll } from '../helpers/poll.js';
 
 interface Status {
   role: string;
@@ -41,19 +42,7 @@ async function statusJson(path: string): Promise<Status> {
 }
 
 /** Polls the JSON status until `check` passes; the last failure is rethrown after `ms`. */
-async function eventually(path: string, check: (s: Status) => void, ms = 10_000): Promise<Status> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const s = await statusJson(path);
-    try {
-      check(s);
-      return s;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+const eventually = (path: string, check: (s: Status) => void, ms?: number): Promise<Status> => poll(() => statusJson(path), check, ms);
 
 /** Sends one raw request on the admin socket and collects what comes back until it closes. */
 function raw(path: string, request: Buffer | undefined, ms = 10_000): Promise<{ text: string; closedAfterMs: number }> {

@@ -3,22 +3,17 @@ import { createHash } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
-import { KeyDir, type TestKey } from './keys.js';
-import { EchoService } from './net.js';
+import type { TestKey } from './keys.js';
+import { Lab } from './lab.js';
 import { TunProcess } from './proc.js';
 
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-export class ConfigLab {
-  readonly keys = new KeyDir();
-  readonly procs: TunProcess[] = [];
-  readonly echoes: EchoService[] = [];
-
+/** A Lab whose config files live in the key folder. */
+export class ConfigLab extends Lab {
   /** Writes a file in the key folder (config paths are relative to it); returns its path. */
   file(name: string, text: string): string {
-    const p = join(this.keys.dir, name);
-    writeFileSync(p, text);
-    return p;
+    return this.keys.file(name, text);
   }
 
   /** As an editor saves: a new file renamed over the old one. */
@@ -27,29 +22,12 @@ export class ConfigLab {
     renameSync(join(this.keys.dir, `${name}.new`), join(this.keys.dir, name));
   }
 
-  track<T extends TunProcess>(p: T): T {
-    this.procs.push(p);
-    return p;
-  }
-
-  async echo(): Promise<EchoService> {
-    const e = await new EchoService().start();
-    this.echoes.push(e);
-    return e;
-  }
-
   /** A relay-path visitor (--no-p2p: one session to count) of one service, with its session open. */
   async visitor(relayVisitorPort: number, client: TestKey, key: TestKey, service: string): Promise<{ proc: TunProcess; port: number }> {
     const proc = this.track(new TunProcess(['visit', '--server', `127.0.0.1:${relayVisitorPort}`, '--pubkey', client.pub, '--key', key.key, '--service', service, '--listen', '127.0.0.1:0', '--no-p2p']));
     const port = Number((await proc.waitFor(/tun visit ready: listening on port (\d+)/))[1]);
     await proc.waitFor(/session to client \w+ open/);
     return { proc, port };
-  }
-
-  async cleanup(): Promise<void> {
-    await Promise.all(this.procs.map((p) => p.stop()));
-    await Promise.all(this.echoes.map((e) => e.stop()));
-    this.keys.remove();
   }
 }
 

@@ -21,9 +21,19 @@ export class KeyDir {
     return { key: `${base}.key`, pub: `${base}.pub`, line: formatPublicKey(m.publicKey, name), fingerprint: fingerprint(m.publicKey) };
   }
 
+  /** A key pair for each name, in order. */
+  keys(...names: string[]): TestKey[] {
+    return names.map((n) => this.key(n));
+  }
+
   list(name: string, lines: string[]): string {
+    return this.file(name, lines.join('\n') + '\n');
+  }
+
+  /** Writes `text` to a file in the key folder (config paths are relative to it); returns its path. */
+  file(name: string, text: string): string {
     const path = join(this.dir, name);
-    writeFileSync(path, lines.join('\n') + '\n');
+    writeFileSync(path, text);
     return path;
   }
 

@@ -1,13 +1,11 @@
 /** Role settings from a config file (no flags): relay grants, client services and per-service visitor lists, visit services. */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { clientSettings } from '../../../src/config/client-config.js';
 import { serverSettings } from '../../../src/config/relay-config.js';
 import { visitSettings } from '../../../src/config/visit-config.js';
 import { grantedPorts, grantedServices, serviceDenied, serviceRefusal } from '../../../src/identity/key-list.js';
-import { TunError } from '../../../src/errors.js';
+import { throwsTunError as fails } from '../../helpers/errors.js';
 import { KeyDir } from '../../helpers/keys.js';
 
 const keys = new KeyDir();
@@ -18,15 +16,7 @@ const office = keys.key('office');
 const alice = keys.key('alice');
 const bob = keys.key('bob');
 
-function file(name: string, text: string): string {
-  const p = join(keys.dir, name);
-  writeFileSync(p, text);
-  return p;
-}
-
-function fails(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (err: unknown) => err instanceof TunError && re.test(err.message), `expected ${re}`);
-}
+const file = (name: string, text: string): string => keys.file(name, text);
 
 describe('relay config', () => {
   test('[[client]] tables with grants, plus the list file; paths relative to the config', () => {

@@ -1,12 +1,11 @@
 /** What a reload watches: every file a config names (per-service allow files, [[client]] key_file files); and ports a config may not give. */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { Command } from 'commander';
 import { clientSettings } from '../../../src/config/client-config.js';
 import { serverSettings } from '../../../src/config/relay-config.js';
-import { TunError } from '../../../src/errors.js';
+import { throwsTunError as fails } from '../../helpers/errors.js';
 import { KeyDir } from '../../helpers/keys.js';
 
 const keys = new KeyDir();
@@ -16,15 +15,7 @@ keys.key('client');
 const home = keys.key('home');
 const alice = keys.key('alice');
 
-function file(name: string, text: string): string {
-  const p = join(keys.dir, name);
-  writeFileSync(p, text);
-  return p;
-}
-
-function fails(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (err: unknown) => err instanceof TunError && re.test(err.message), `expected ${re}`);
-}
+const file = (name: string, text: string): string => keys.file(name, text);
 
 describe('files a reload watches', () => {
   test("the relay watches each [[client]]'s key_file", () => {
