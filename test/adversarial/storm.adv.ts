@@ -5,8 +5,8 @@
  * relay's log) and all must be registered again within 60 s.
  */
 import { after, it } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService, freePort } from '../helpers/net.js';
+import { Lab } from '../helpers/lab.js';
+import { freePort } from '../helpers/net.js';
 import { TunProcess } from '../helpers/proc.js';
 import { judge } from './lib/checks.js';
 import { KNOWN_BACKOFF_SPREAD, oneLine } from './lib/known.js';
@@ -15,14 +15,10 @@ import { figure } from './lib/report.js';
 
 const C = 'storm';
 const CLIENTS = 30;
-const keys = new KeyDir();
-const echo = new EchoService();
-const procs: TunProcess[] = [];
-after(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
-  await echo.stop();
-  keys.remove();
-});
+const lab = new Lab();
+const { keys, procs } = lab;
+const echo = lab.newEcho();
+after(() => lab.cleanup());
 
 it(`${CLIENTS} clients reconnect to a restarted relay spread out, and all within 60 s`, async (t) => {
   await echo.start();

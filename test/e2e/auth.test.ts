@@ -6,19 +6,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService, Proxy, collect, dial, roundTrip, until } from '../helpers/net.js';
+import { Lab } from '../helpers/lab.js';
+import { Proxy, collect, dial, roundTrip, until } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
 
 describe('control channel authentication (real CLI processes)', () => {
-  const keys = new KeyDir();
-  const relayKey = keys.key('relay');
-  const impostorKey = keys.key('impostor-relay');
-  const clientKey = keys.key('client');
-  const unknownKey = keys.key('unknown-client');
-  const visitorKey = keys.key('visitor');
-  const echo = new EchoService();
-  const procs: TunProcess[] = [];
+  const lab = new Lab();
+  const { keys, procs } = lab;
+  const [relayKey, impostorKey, clientKey, unknownKey, visitorKey] = keys.keys('relay', 'impostor-relay', 'client', 'unknown-client', 'visitor');
+  const echo = lab.newEcho();
   const proxies: Proxy[] = [];
   let relay: Awaited<ReturnType<typeof startRelay>>;
   let visitorPort = 0;
@@ -41,12 +37,7 @@ describe('control channel authentication (real CLI processes)', () => {
     await streamWorks();
   });
 
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await Promise.all(proxies.map((p) => p.stop()));
-    await echo.stop();
-    keys.remove();
-  });
+  after(() => lab.cleanup(() => Promise.all(proxies.map((p) => p.stop()))));
 
   it('a client that pinned another relay key says "relay key mismatch: expected ... got ..." and retries with backoff (the answer is unauthenticated)', async () => {
     const p = new TunProcess(['client', '--server', `127.0.0.1:${relay.control}`, '--pubkey', impostorKey.pub, '--key', clientKey.key, '--service', 'echo', '--local', `127.0.0.1:${echo.port}`]);

@@ -9,19 +9,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, it } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService, freePort } from '../helpers/net.js';
+import { Lab } from '../helpers/lab.js';
+import { freePort } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay } from '../helpers/proc.js';
 import { repoRoot } from '../helpers/paths.js';
 
-const keys = new KeyDir();
-const echo = new EchoService();
-const procs: TunProcess[] = [];
-after(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
-  await echo.stop();
-  keys.remove();
-});
+const lab = new Lab();
+const { keys, procs } = lab;
+const echo = lab.newEcho();
+after(() => lab.cleanup());
 
 /** Every stderr line is one log event (`<iso> <role> <level>: ...`) or the one fatal line `tun: ...`. */
 function assertOneLineEvents(stderr: string): void {

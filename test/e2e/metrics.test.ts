@@ -11,8 +11,8 @@ import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService, close, dial, freePort, listenOn } from '../helpers/net.js';
+import { Lab } from '../helpers/lab.js';
+import { close, dial, freePort, listenOn } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
 import { eventually as poll } from '../helpers/poll.js';
 
@@ -152,14 +152,11 @@ function closeClean(s: Socket): Promise<void> {
 }
 
 describe('metrics (real CLI processes)', () => {
-  const keys = new KeyDir();
-  const relayKey = keys.key('relay');
-  const clientKey = keys.key('client');
-  const visitorKey = keys.key('visitor');
-  const strangerKey = keys.key('stranger');
-  const echo = new EchoService();
+  const lab = new Lab();
+  const { keys, procs } = lab;
+  const [relayKey, clientKey, visitorKey, strangerKey] = keys.keys('relay', 'client', 'visitor', 'stranger');
+  const echo = lab.newEcho();
   const twice = doubler();
-  const procs: TunProcess[] = [];
   let relay: Awaited<ReturnType<typeof startRelay>>;
   let relayM = 0;
   let clientM = 0;
@@ -182,12 +179,7 @@ describe('metrics (real CLI processes)', () => {
     clientM = await metricsPort(client);
   });
 
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await echo.stop();
-    await close(twice);
-    keys.remove();
-  });
+  after(() => lab.cleanup(() => close(twice)));
 
   it('serves valid Prometheus text with the documented metrics, and nothing but GET /metrics', async () => {
     const r = await scrape(relayM);
@@ -326,19 +318,13 @@ describe('metrics (real CLI processes)', () => {
 });
 
 describe('metrics across a relay restart (real CLI processes)', () => {
-  const keys = new KeyDir();
-  const relayKey = keys.key('relay');
-  const clientKey = keys.key('client');
-  const visitorKey = keys.key('visitor');
-  const echo = new EchoService();
-  const procs: TunProcess[] = [];
+  const lab = new Lab();
+  const { keys, procs } = lab;
+  const [relayKey, clientKey, visitorKey] = keys.keys('relay', 'client', 'visitor');
+  const echo = lab.newEcho();
 
   before(() => echo.start());
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await echo.stop();
-    keys.remove();
-  });
+  after(() => lab.cleanup());
 
   it('counts the client reconnecting and the visitor reopening its session', async () => {
     const ports = [await freePort(), await freePort(), await freePort()];

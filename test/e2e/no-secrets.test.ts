@@ -8,19 +8,16 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, it } from 'node:test';
-import { KeyDir, type TestKey } from '../helpers/keys.js';
-import { EchoService, freePort, roundTrip } from '../helpers/net.js';
+import type { TestKey } from '../helpers/keys.js';
+import { Lab } from '../helpers/lab.js';
+import { freePort, roundTrip } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
 
-const keys = new KeyDir();
-const echo = new EchoService();
-const procs: TunProcess[] = [];
+const lab = new Lab();
+const { keys, procs } = lab;
+const echo = lab.newEcho();
 before(() => echo.start());
-after(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
-  await echo.stop();
-  keys.remove();
-});
+after(() => lab.cleanup());
 
 /** Every spelling of a private key that could leak, named: the file's text and its 32 raw bytes in hex, base64 and base64url. */
 function secretSpellings(k: TestKey): [string, string][] {

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService, roundTrip } from '../helpers/net.js';
+import { Lab } from '../helpers/lab.js';
+import { roundTrip } from '../helpers/net.js';
 import { CLI } from '../helpers/paths.js';
 import { TunProcess, startRelay } from '../helpers/proc.js';
 
@@ -17,12 +17,10 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const LOOPBACK = { TUN_P2P_ADDRESSES: '127.0.0.1' };
 
 describe('P2P on loopback (real CLI processes)', () => {
-  const keys = new KeyDir();
-  const relayKey = keys.key('relay');
-  const clientKey = keys.key('client');
-  const visitorKey = keys.key('visitor');
-  const echo = new EchoService();
-  const procs: TunProcess[] = [];
+  const lab = new Lab();
+  const { keys, procs } = lab;
+  const [relayKey, clientKey, visitorKey] = keys.keys('relay', 'client', 'visitor');
+  const echo = lab.newEcho();
   let relay: Awaited<ReturnType<typeof startRelay>>;
   let clients: TunProcess;
 
@@ -45,10 +43,7 @@ describe('P2P on loopback (real CLI processes)', () => {
     clients = await client(['--p2p-port', '0']);
   });
 
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await echo.stop();
-  });
+  after(() => lab.cleanup());
 
   it('moves to a direct TCP path, and 16 MiB on it arrive intact without crossing the relay', async () => {
     const listening = await clients.waitFor(/P2P: direct connections on TCP port (\d+)/);

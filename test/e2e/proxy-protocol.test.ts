@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
+import { Lab } from '../helpers/lab.js';
 import { close, collect, freePort, listenOn, roundTrip, send, until } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
 
@@ -75,14 +75,12 @@ async function publicUser(port: number, from: string, text: string): Promise<num
 }
 
 describe('PROXY protocol towards the local service (real CLI processes)', () => {
-  const keys = new KeyDir();
-  const relayKey = keys.key('relay');
-  const clientKey = keys.key('client');
-  const visitorKey = keys.key('visitor');
+  const lab = new Lab();
+  const { keys, procs } = lab;
+  const [relayKey, clientKey, visitorKey] = keys.keys('relay', 'client', 'visitor');
   const v1 = new Recorder();
   const v2 = new Recorder();
   const plain = new Recorder();
-  const procs: TunProcess[] = [];
   let relay: Awaited<ReturnType<typeof startRelay>>;
   let port1 = 0;
   let port2 = 0;
@@ -102,11 +100,7 @@ describe('PROXY protocol towards the local service (real CLI processes)', () => 
     await c.waitFor(new RegExp(`service web2 registered; also public on relay port ${port2}`));
   });
 
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await Promise.all([close(v1.server), close(v2.server), close(plain.server)]);
-    keys.remove();
-  });
+  after(() => lab.cleanup(() => Promise.all([close(v1.server), close(v2.server), close(plain.server)])));
 
   it('public mode, v1: the service sees the user\'s own address and port, then its bytes', async () => {
     const from = await publicUser(port1, '127.0.0.2', 'GET / HTTP/1.0\r\n\r\n');

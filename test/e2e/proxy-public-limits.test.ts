@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService, collect, freePort } from '../helpers/net.js';
+import { Lab } from '../helpers/lab.js';
+import { collect, freePort } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay } from '../helpers/proc.js';
 
 /** Connects from `from` (a loopback address) to 127.0.0.1:`port`. */
@@ -39,11 +39,10 @@ async function echoes(s: Socket, text: string): Promise<boolean> {
 }
 
 describe('public ports: connections per source (real CLI processes)', () => {
-  const keys = new KeyDir();
-  const relayKey = keys.key('relay');
-  const clientKey = keys.key('client');
-  const echo = new EchoService();
-  const procs: TunProcess[] = [];
+  const lab = new Lab();
+  const { keys, procs } = lab;
+  const [relayKey, clientKey] = keys.keys('relay', 'client');
+  const echo = lab.newEcho();
   const open: Socket[] = [];
   let port = 0;
   let relay: Awaited<ReturnType<typeof startRelay>>;
@@ -60,9 +59,7 @@ describe('public ports: connections per source (real CLI processes)', () => {
 
   after(async () => {
     for (const s of open) s.destroy();
-    await Promise.all(procs.map((p) => p.stop()));
-    await echo.stop();
-    keys.remove();
+    await lab.cleanup();
   });
 
   it('the fourth connection from one address is reset; another address and a freed slot get in', async () => {

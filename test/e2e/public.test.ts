@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer as createHttpServer, get } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { KeyDir } from '../helpers/keys.js';
+import { Lab } from '../helpers/lab.js';
 import { close, freePort, listenOn } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay } from '../helpers/proc.js';
 
@@ -20,10 +21,9 @@ function httpGet(port: number, path: string): Promise<{ status: number; body: st
 }
 
 describe('public mode (real CLI processes)', () => {
-  const keys = new KeyDir();
-  const relayKey = keys.key('relay');
-  const clientKey = keys.key('client');
-  const procs: TunProcess[] = [];
+  const lab = new Lab();
+  const { keys, procs } = lab;
+  const [relayKey, clientKey] = keys.keys('relay', 'client');
   const web = createHttpServer((req, res) => res.end(`hello from the private web server: ${req.url}`));
   let webPort = 0;
   let granted = 0;
@@ -37,12 +37,12 @@ describe('public mode (real CLI processes)', () => {
     procs.push(relay.proc);
   });
 
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    web.closeAllConnections();
-    await close(web);
-    keys.remove();
-  });
+  after(() =>
+    lab.cleanup(async () => {
+      web.closeAllConnections();
+      await close(web);
+    }),
+  );
 
   it('an HTTP client reaches the local web server through the granted relay port', async () => {
     const c = await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', relayKey.pub, '--key', clientKey.key, '--service', 'web', '--local', `127.0.0.1:${webPort}`, '--public-port', String(granted)]);
@@ -77,8 +77,7 @@ describe('public mode (real CLI processes)', () => {
 describe('public mode is off unless the relay opts in', () => {
   it('a relay without --public refuses to publish even a granted port', async () => {
     const keys = new KeyDir();
-    const relayKey = keys.key('relay');
-    const clientKey = keys.key('client');
+    const [relayKey, clientKey] = keys.keys('relay', 'client');
     const port = await freePort();
     const relay = await startRelay(['--key', relayKey.key, '--authorized', keys.list('clients.list', [`permitlisten=${port} ${clientKey.line}`])]);
     try {

@@ -2,23 +2,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, it } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService, collect, dial, freePort, roundTrip, until, type EchoConnection, type Outcome } from '../helpers/net.js';
+import { Lab } from '../helpers/lab.js';
+import { collect, dial, freePort, roundTrip, until, type EchoConnection, type Outcome } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
 
-const keys = new KeyDir();
-const echo = new EchoService();
-const procs: TunProcess[] = [];
+const lab = new Lab();
+const { keys, procs } = lab;
+const echo = lab.newEcho();
 
 before(async () => {
   await echo.start();
 });
 
-after(async () => {
-  await Promise.all(procs.map((p) => p.stop()));
-  await echo.stop();
-  keys.remove();
-});
+after(() => lab.cleanup());
 
 async function echoes(port: number): Promise<void> {
   const data = randomBytes(50_000);

@@ -6,28 +6,24 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { connectionsThatFit } from '../helpers/fds.js';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService, close, collect, dial, listenOn, roundTrip } from '../helpers/net.js';
+import { Lab } from '../helpers/lab.js';
+import { close, collect, dial, listenOn, roundTrip } from '../helpers/net.js';
 import { startClient, startRelay, startVisitor, type TunProcess } from '../helpers/proc.js';
 import { createServer, type Socket } from 'node:net';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 describe('relay path (real CLI processes)', () => {
-  const keys = new KeyDir();
-  const relayKey = keys.key('relay');
-  const clientKey = keys.key('client');
-  const visitorKey = keys.key('visitor');
-  const strangerKey = keys.key('stranger');
-  const offlineKey = keys.key('offline-client');
-  const echo = new EchoService();
+  const lab = new Lab();
+  const { keys, procs } = lab;
+  const [relayKey, clientKey, visitorKey, strangerKey, offlineKey] = keys.keys('relay', 'client', 'visitor', 'stranger', 'offline-client');
+  const echo = lab.newEcho();
   /** A service that accepts and never reads: the slowest possible reader. */
   const stalled: Socket[] = [];
   const stall = createServer((c) => {
     c.pause();
     stalled.push(c);
   });
-  const procs: TunProcess[] = [];
   let visitorPort = 0;
   let relayVisitorPort = 0;
   /** A stream held open across the failure tests: each failure must leave it working. */
@@ -76,11 +72,10 @@ describe('relay path (real CLI processes)', () => {
 
   after(async () => {
     held?.destroy();
-    await Promise.all(procs.map((p) => p.stop()));
-    await echo.stop();
-    for (const c of stalled) c.destroy();
-    await close(stall);
-    keys.remove();
+    await lab.cleanup(async () => {
+      for (const c of stalled) c.destroy();
+      await close(stall);
+    });
   });
 
   it('carries 64 MiB each way intact (sha256) through visit -> relay -> client -> echo', async () => {

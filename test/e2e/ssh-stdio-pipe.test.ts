@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService, close, listenOn } from '../helpers/net.js';
+import { Lab } from '../helpers/lab.js';
+import { close, listenOn } from '../helpers/net.js';
 import { CLI } from '../helpers/paths.js';
-import { startClient, startRelay, type TunProcess } from '../helpers/proc.js';
+import { startClient, startRelay } from '../helpers/proc.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
@@ -46,18 +46,15 @@ function runStdio(args: string[], input: Buffer, keepOpen = false, ms = 60_000):
 const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
 
 describe('tun visit --stdio (real CLI processes)', () => {
-  const keys = new KeyDir();
-  const relayKey = keys.key('relay');
-  const clientKey = keys.key('client');
-  const visitorKey = keys.key('visitor');
-  const offlineKey = keys.key('offline');
-  const echo = new EchoService();
+  const lab = new Lab();
+  const { keys, procs } = lab;
+  const [relayKey, clientKey, visitorKey, offlineKey] = keys.keys('relay', 'client', 'visitor', 'offline');
+  const echo = lab.newEcho();
   const greeting = randomBytes(300_000);
   /** Sends its greeting, then closes (FIN) without reading: the service ends the stream first. */
   const talker = createServer({ allowHalfOpen: true }, (s) => s.end(greeting));
   /** Reads a little, then resets the connection. */
   const resetter = createServer((s: Socket) => s.once('data', () => s.resetAndDestroy()));
-  const procs: TunProcess[] = [];
   let relayVisitor = 0;
   const visit = (pub = clientKey.pub): string[] => ['--server', `127.0.0.1:${relayVisitor}`, '--pubkey', pub, '--key', visitorKey.key];
 
@@ -73,13 +70,12 @@ describe('tun visit --stdio (real CLI processes)', () => {
       '--service', 'resetter', '--local', `127.0.0.1:${resetterPort}`, '--allow', keys.list('visitors.list', [visitorKey.line])]));
   });
 
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await echo.stop();
-    await close(talker);
-    await close(resetter);
-    keys.remove();
-  });
+  after(() =>
+    lab.cleanup(async () => {
+      await close(talker);
+      await close(resetter);
+    }),
+  );
 
   it('pipes 16 MiB through stdin and back out of stdout intact, and exits 0 after EOF', async () => {
     const data = randomBytes(16 * 1024 * 1024);

@@ -12,10 +12,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
+import { Lab } from '../helpers/lab.js';
 import { freePort } from '../helpers/net.js';
 import { CLI } from '../helpers/paths.js';
-import { startClient, startRelay, type TunProcess } from '../helpers/proc.js';
+import { startClient, startRelay } from '../helpers/proc.js';
 
 function which(cmd: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
@@ -67,12 +67,10 @@ const openssh = findOpenSsh();
 if ('skip' in openssh) console.log(`# skipping the ssh --stdio test: ${openssh.skip}`);
 
 describe('ssh through tun visit --stdio (real OpenSSH client and sshd)', { skip: 'skip' in openssh ? openssh.skip : false }, () => {
-  const keys = new KeyDir();
-  const relayKey = keys.key('relay');
-  const clientKey = keys.key('client');
-  const visitorKey = keys.key('visitor');
+  const lab = new Lab();
+  const { keys, procs } = lab;
+  const [relayKey, clientKey, visitorKey] = keys.keys('relay', 'client', 'visitor');
   const dir = keys.dir;
-  const procs: TunProcess[] = [];
   let sshd: Sshd | undefined;
   let config = '';
 
@@ -117,11 +115,7 @@ describe('ssh through tun visit --stdio (real OpenSSH client and sshd)', { skip:
     ].join('\n'));
   });
 
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await sshd?.stop();
-    keys.remove();
-  });
+  after(() => lab.cleanup(() => sshd?.stop()));
 
   it('runs a command on the sshd through the tunnel and gets its output', async () => {
     const r = await ssh(['-F', config, 'ssh', 'echo tun-ssh-ok; echo "$((6 * 7))"'], Buffer.alloc(0));

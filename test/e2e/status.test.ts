@@ -11,8 +11,9 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { KeyDir, type TestKey } from '../helpers/keys.js';
-import { EchoService, dial } from '../helpers/net.js';
+import type { TestKey } from '../helpers/keys.js';
+import { Lab } from '../helpers/lab.js';
+import { dial } from '../helpers/net.js';
 import { TunProcess, startClient, startRelay, startVisitor } from '../helpers/proc.js';
 import { eventually as poll } from '../helpers/poll.js';
 
@@ -90,13 +91,10 @@ function privateSpellings(k: TestKey): string[] {
 }
 
 describe('tun status (real CLI processes)', () => {
-  const keys = new KeyDir();
-  const relayKey = keys.key('relay');
-  const clientKey = keys.key('client');
-  const visitorKey = keys.key('visitor');
-  const secondKey = keys.key('second-client');
-  const echo = new EchoService();
-  const procs: TunProcess[] = [];
+  const lab = new Lab();
+  const { keys, procs } = lab;
+  const [relayKey, clientKey, visitorKey, secondKey] = keys.keys('relay', 'client', 'visitor', 'second-client');
+  const echo = lab.newEcho();
   const dir = mkdtempSync(join(tmpdir(), 'tun-admin-'));
   const sock = { relay: join(dir, 'relay.sock'), client: join(dir, 'run', 'client.sock'), visit: join(dir, 'visit.sock') };
   let relay: Awaited<ReturnType<typeof startRelay>>;
@@ -122,10 +120,7 @@ describe('tun status (real CLI processes)', () => {
 
   after(async () => {
     for (const s of held) s.destroy();
-    await Promise.all(procs.map((p) => p.stop()));
-    await echo.stop();
-    keys.remove();
-    rmSync(dir, { recursive: true, force: true });
+    await lab.cleanup(() => rmSync(dir, { recursive: true, force: true }));
   });
 
   it('creates each admin socket with mode 0600, owned by the daemon user (its missing folder 0700)', () => {

@@ -6,20 +6,18 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { KeyDir } from '../helpers/keys.js';
-import { EchoService, Proxy, collect, dial, send, until, type Direction } from '../helpers/net.js';
+import { Lab } from '../helpers/lab.js';
+import { Proxy, collect, dial, send, until, type Direction } from '../helpers/net.js';
 import { startClient, startRelay, startVisitor, type TunProcess } from '../helpers/proc.js';
 
 // Short stream keepalive for every process this file starts (PING after 500 ms quiet, abort after 1.5 s).
 process.env.TUN_SESSION_KEEPALIVE_MS = '500';
 
 describe('a hostile relay path (real CLI processes behind proxies)', () => {
-  const keys = new KeyDir();
-  const relayKey = keys.key('relay');
-  const clientKey = keys.key('client');
-  const visitorKey = keys.key('visitor');
-  const echo = new EchoService();
-  const procs: TunProcess[] = [];
+  const lab = new Lab();
+  const { keys, procs } = lab;
+  const [relayKey, clientKey, visitorKey] = keys.keys('relay', 'client', 'visitor');
+  const echo = lab.newEcho();
   const proxies: Proxy[] = [];
   let relayVisitorPort = 0;
 
@@ -41,12 +39,7 @@ describe('a hostile relay path (real CLI processes behind proxies)', () => {
     procs.push(await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', relayKey.pub, '--key', clientKey.key, '--service', 'echo', '--local', `127.0.0.1:${echo.port}`, '--allow', keys.list('visitors.list', [visitorKey.line])]));
   });
 
-  after(async () => {
-    await Promise.all(procs.map((p) => p.stop()));
-    await Promise.all(proxies.map((p) => p.stop()));
-    await echo.stop();
-    keys.remove();
-  });
+  after(() => lab.cleanup(() => Promise.all(proxies.map((p) => p.stop()))));
 
   it('no plaintext marker crosses the relay, in either direction', async () => {
     const marker = Buffer.from('TUN-PLAINTEXT-MARKER-7f3a9c');

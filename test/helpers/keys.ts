@@ -22,8 +22,8 @@ export class KeyDir {
   }
 
   /** A key pair for each name, in order. */
-  keys(...names: string[]): TestKey[] {
-    return names.map((n) => this.key(n));
+  keys<N extends string[]>(...names: N): { [I in keyof N]: TestKey } {
+    return names.map((n) => this.key(n)) as { [I in keyof N]: TestKey };
   }
 
   list(name: string, lines: string[]): string {
