@@ -59,10 +59,10 @@ it('a silently blackholed control connection is detected by the heartbeat, freed
   cleanup.push(async () => void (await relay.proc.stop()));
   // The local service runs in the namespace too, next to the client.
   const echo = new Cmd('ip', ['netns', 'exec', net.ns, process.execPath, '-e', "const s=require('net').createServer({allowHalfOpen:true},(c)=>{c.on('error',()=>{});c.pipe(c)});s.listen(0,'127.0.0.1',()=>console.log('echo '+s.address().port))"]);
-  cleanup.push(() => echo.stop());
+  cleanup.push(async () => void (await echo.stop()));
   const echoPort = Number((await echo.waitFor(/echo (\d+)/))[1]);
   const client = new Cmd('ip', ['netns', 'exec', net.ns, process.execPath, CLI(), 'client', '--server', `${net.hostIp}:${relay.control}`, '--pubkey', relayKey.pub, '--key', clientKey.key, '--service', 'echo', '--local', `127.0.0.1:${echoPort}`, '--allow', keys.list('visitors.list', [visitorKey.line])]);
-  cleanup.push(() => client.stop());
+  cleanup.push(async () => void (await client.stop()));
   await client.waitFor(/tun client ready/, 15_000);
   const visitor = new TunProcess(['visit', '--listen', '127.0.0.1:0', '--server', `${net.hostIp}:${relay.visitor}`, '--pubkey', clientKey.pub, '--key', visitorKey.key, '--service', 'echo']);
   cleanup.push(() => void visitor.stop());

@@ -1,6 +1,7 @@
 /** Commands for the P2P topologies: synchronous `ip`/`iptables` calls and long-running processes in a namespace. */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { WatchedChild } from '../../helpers/child.js';
 
 /** Runs a command; throws an error naming the command and its stderr when it fails. */
 export function run(cmd: string, args: string[]): string {
@@ -28,67 +29,10 @@ export function requireNamespaces(): void {
   if (!has('iptables')) throw new Error('the P2P scenarios need `iptables`; install it (apt-get install -y iptables)');
 }
 
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
-
 /** A long-running process inside a namespace (`ip netns exec` execs, so the pid is the program's own). */
-export class NsProc {
-  readonly child: ChildProcess;
-  output = '';
-  readonly exited: Promise<number | null>;
-  #lineHandlers: ((line: string) => void)[] = [];
-  #partial = '';
-
+export class NsProc extends WatchedChild {
   constructor(readonly ns: string, cmd: string, args: string[], env: Record<string, string> = {}, readonly label = cmd) {
-    this.child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TUN_LOG: 'info', ...env } });
-    this.child.stdin!.on('error', () => {});
-    const take = (d: string): void => {
-      this.output += d;
-      if (process.env.TUN_TEST_VERBOSE) process.stderr.write(`[${label}] ${d}`);
-    };
-    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      take(d);
-      this.#partial += d;
-      const lines = this.#partial.split('\n');
-      this.#partial = lines.pop()!;
-      for (const l of lines) for (const h of this.#lineHandlers) h(l);
-    });
-    this.child.stderr!.setEncoding('utf8').on('data', take);
-    live.add(this.child);
-    this.exited = new Promise((resolve) => this.child.once('exit', (code) => {
-      live.delete(this.child);
-      resolve(code);
-    }));
-  }
-
-  get pid(): number {
-    return this.child.pid!;
-  }
-
-  onLine(h: (line: string) => void): void {
-    this.#lineHandlers.push(h);
-  }
-
-  /** Resolves with the first match of `re` at or after character `from` of the output; rejects after `ms` or on exit. */
-  async waitFor(re: RegExp, ms = 15_000, from = 0): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const m = this.output.slice(from).match(re);
-      if (m) return m;
-      if (this.child.exitCode !== null) throw new Error(`${this.label} in ${this.ns} exited (${this.child.exitCode}) before printing ${re}:\n${this.output.slice(-3000)}`);
-      if (Date.now() > deadline) throw new Error(`${this.label} in ${this.ns}: timed out after ${ms} ms waiting for ${re}; output so far:\n${this.output.slice(-3000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 5000);
-    const code = await this.exited;
-    clearTimeout(t);
-    return code;
+    super('ip', ['netns', 'exec', ns, cmd, ...args], { env, stdin: 'pipe', name: `${label} in ${ns}`, prefix: `[${label}] `, waitMs: 15_000 });
   }
 
   /** CPU seconds (user + system) this process has used so far, from /proc/PID/stat. */
