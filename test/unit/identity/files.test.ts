@@ -13,6 +13,7 @@ import { isTunError, printable, type ErrorCode } from '../../../src/errors.js';
 import { KeyList } from '../../../src/identity/key-list.js';
 import { formatPublicKey, generateKeyMaterial, readAnyKeyFile, readPrivateKeyFile, readPublicKeyFile, writeKeyPair } from '../../../src/identity/keys.js';
 import { firstBinaryLine } from '../../../src/identity/text-file.js';
+import { LOW_ORDER_POINTS } from '../../helpers/noise.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tun-files-'));
 chmodSync(root, 0o755);
@@ -52,16 +53,8 @@ const goodKeyText = readFileSync(`${base}.key`, 'utf8');
 const goodPubText = readFileSync(`${base}.pub`, 'utf8');
 const secretB64 = key.privateKey.toString('base64');
 
-/** Well-known X25519 points of small order (libsodium/WireGuard's list), and the same with the ignored top bit set. */
-const LOW_ORDER = [
-  '0000000000000000000000000000000000000000000000000000000000000000',
-  '0100000000000000000000000000000000000000000000000000000000000000',
-  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
-  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-].flatMap((h) => {
+/** The well-known X25519 points of small order, and the same with the ignored top bit set. */
+const LOW_ORDER = LOW_ORDER_POINTS.flatMap((h) => {
   const b = Buffer.from(h, 'hex');
   const high = Buffer.from(b);
   high[31]! |= 0x80;

@@ -5,6 +5,7 @@ import { NONCE_CEILING, NOISE_MAX_PLAINTEXT } from '../../../src/constants.js';
 import { CipherState, HandshakeState, SUPPORTED_BASE_PATTERNS, basePattern } from '../../../src/noise/index.js';
 import { isTunError } from '../../../src/errors.js';
 import { isLowOrderPoint } from '../../../src/identity/keys.js';
+import { LOW_ORDER_POINTS } from '../../helpers/noise.js';
 
 before(initCrypto);
 
@@ -139,16 +140,7 @@ describe('handshake failures', () => {
   });
 
   test('low-order or all-zero ephemeral keys are rejected as DH failures, never an uncaught exception', () => {
-    const lowOrder = [
-      '0000000000000000000000000000000000000000000000000000000000000000',
-      '0100000000000000000000000000000000000000000000000000000000000000',
-      'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
-      '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
-      'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-      'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-      'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-    ];
-    for (const hex of lowOrder) {
+    for (const hex of LOW_ORDER_POINTS) {
       assert.ok(isLowOrderPoint(Buffer.from(hex, 'hex')), `${hex} is low order`);
       const pair = makePair('IK');
       const m1 = pair.init.writeMessage();

@@ -5,14 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { X25519KeyPair, initCrypto } from '../../../src/crypto/index.js';
+import { initCrypto } from '../../../src/crypto/index.js';
 import { createLogger, silentLogger } from '../../../src/log.js';
 import { FrameReader } from '../../../src/net/frame-reader.js';
-import { HandshakeState } from '../../../src/noise/index.js';
 import { PathManager, reprobeMsFromEnv, type DirectPath } from '../../../src/p2p/path-manager.js';
 import { trackReceived } from '../../../src/p2p/visitor-probe.js';
 import { Session } from '../../../src/session/session.js';
-import { NOISE_PROTOCOL, sessionPrologue } from '../../../src/wire/index.js';
+import { sessionKeys } from '../../helpers/noise.js';
 import { duplexPair } from '../../helpers/duplex-pair.js';
 import { EchoService, collect, dial, send, until } from '../../helpers/net.js';
 import { createServer, type Socket } from 'node:net';
@@ -26,18 +25,13 @@ interface Pair {
 }
 
 function pair(echoPort: number): Pair {
-  const v = X25519KeyPair.generate();
-  const c = X25519KeyPair.generate();
-  const ini = new HandshakeState({ protocol: NOISE_PROTOCOL, initiator: true, prologue: sessionPrologue(), staticKey: v, remoteStatic: c.publicKey });
-  const res = new HandshakeState({ protocol: NOISE_PROTOCOL, initiator: false, prologue: sessionPrologue(), staticKey: c });
-  res.readMessage(ini.writeMessage());
-  ini.readMessage(res.writeMessage());
+  const keys = sessionKeys();
   let dropped = false;
   const [a, b] = duplexPair((_dir, chunk) => (dropped ? null : chunk));
   const lastReceived = trackReceived(a);
-  const visitor = new Session({ path: a, reader: new FrameReader(a, 65535, 64), ...ini.result!, role: 'visitor', log: silentLogger });
+  const visitor = new Session({ path: a, reader: new FrameReader(a, 65535, 64), ...keys.visitor, role: 'visitor', log: silentLogger });
   const client = new Session({
-    path: b, reader: new FrameReader(b, 65535, 64), ...res.result!, role: 'client', log: silentLogger,
+    path: b, reader: new FrameReader(b, 65535, 64), ...keys.client, role: 'client', log: silentLogger,
     onOpen: (stream) => void dial(echoPort).then((s) => stream.attach(s)),
   });
   return { visitor, client, blackhole: () => (dropped = true), lastReceived };

@@ -7,14 +7,13 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { X25519KeyPair, initCrypto } from '../../../src/crypto/index.js';
+import { initCrypto } from '../../../src/crypto/index.js';
 import { silentLogger } from '../../../src/log.js';
 import { FrameReader } from '../../../src/net/frame-reader.js';
-import { HandshakeState } from '../../../src/noise/index.js';
 import type { MuxStream } from '../../../src/session/mux.js';
 import { Session, type RekeyLimits } from '../../../src/session/session.js';
 import type { MuxLimits } from '../../../src/session/mux.js';
-import { NOISE_PROTOCOL, sessionPrologue } from '../../../src/wire/index.js';
+import { sessionKeys } from '../../helpers/noise.js';
 import { duplexPair, type Tap } from '../../helpers/duplex-pair.js';
 import { EchoService, collect, dial, send } from '../../helpers/net.js';
 
@@ -29,17 +28,12 @@ interface Pair {
 
 /** Visitor and client sessions joined in memory; the client serves `echo` (an echo service) and `sink` (a server that never reads). */
 function sessions(services: Record<string, number>, tap?: Tap, limits?: Partial<MuxLimits & RekeyLimits>): Pair {
-  const v = X25519KeyPair.generate();
-  const c = X25519KeyPair.generate();
-  const ini = new HandshakeState({ protocol: NOISE_PROTOCOL, initiator: true, prologue: sessionPrologue(), staticKey: v, remoteStatic: c.publicKey });
-  const res = new HandshakeState({ protocol: NOISE_PROTOCOL, initiator: false, prologue: sessionPrologue(), staticKey: c });
-  res.readMessage(ini.writeMessage());
-  ini.readMessage(res.writeMessage());
+  const keys = sessionKeys();
   const [a, b] = duplexPair(tap);
   const locals: Socket[] = [];
-  const visitor = new Session({ path: a, reader: new FrameReader(a, 65535, 64), ...ini.result!, role: 'visitor', log: silentLogger, limits });
+  const visitor = new Session({ path: a, reader: new FrameReader(a, 65535, 64), ...keys.visitor, role: 'visitor', log: silentLogger, limits });
   const client = new Session({
-    path: b, reader: new FrameReader(b, 65535, 64), ...res.result!, role: 'client', log: silentLogger, limits,
+    path: b, reader: new FrameReader(b, 65535, 64), ...keys.client, role: 'client', log: silentLogger, limits,
     onOpen: (stream: MuxStream, service: string) => {
       const port = services[service];
       if (!port) return stream.refuse('unknown_service', `no ${service}`);
