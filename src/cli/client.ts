@@ -8,7 +8,7 @@ import { Observer } from '../observe/observer.js';
 import { parseHostPort, parseLocalAddress } from '../net/socket.js';
 import { SERVICE_NAME } from '../wire/index.js';
 import { P2P_SERVICE } from '../p2p/candidates.js';
-import { loadKeyPair, logFormatOption, logLevelOption, loadPublicKey, parsePort, roleLogger, runDaemon } from './common.js';
+import { inOrder, loadKeyPair, logFormatOption, logLevelOption, loadPublicKey, parsePort, roleLogger, runDaemon } from './common.js';
 import { startObserving, withObserveOptions, type ObserveFlags } from './observe.js';
 
 interface ClientOpts extends ObserveFlags {
@@ -57,10 +57,6 @@ class ServiceFlags {
 
 export function registerClient(program: Command): void {
   const flags = new ServiceFlags();
-  const wrap = (fn: (v: string) => void) => (v: string): string => {
-    fn(v);
-    return v;
-  };
   const cmd = program
     .command('client')
     .description('connect to a relay and offer local services to the visitors you allow')
@@ -68,10 +64,10 @@ export function registerClient(program: Command): void {
     .option('--server <host[:port]>', 'relay control address (default port 8009)')
     .option('--pubkey <file>', "the relay's .pub file: the only relay key this client accepts")
     .option('--key <file>', "this client's private key")
-    .option('--service <name>', 'a service name visitors ask for (repeatable)', wrap(flags.service))
-    .option('--local <host:port>', 'where the service before it listens: HOST:PORT, or PORT for 127.0.0.1', wrap(flags.local))
-    .option('--public-port <port>', 'also publish the service before it on this relay port as plain TCP (needs relay --public and a permitlisten grant; the relay sees that traffic)', wrap(flags.publicPort))
-    .option('--proxy-protocol <v1|v2>', 'send the service before it a PROXY protocol header (v1 text or v2 binary) with the address the relay saw', wrap(flags.proxyProtocol))
+    .option('--service <name>', 'a service name visitors ask for (repeatable)', inOrder(flags.service))
+    .option('--local <host:port>', 'where the service before it listens: HOST:PORT, or PORT for 127.0.0.1', inOrder(flags.local))
+    .option('--public-port <port>', 'also publish the service before it on this relay port as plain TCP (needs relay --public and a permitlisten grant; the relay sees that traffic)', inOrder(flags.publicPort))
+    .option('--proxy-protocol <v1|v2>', 'send the service before it a PROXY protocol header (v1 text or v2 binary) with the address the relay saw', inOrder(flags.proxyProtocol))
     .option('--allow <file>', 'visitor public keys allowed to connect, one .pub line each (without it no visitor is allowed; reloaded on change and on SIGHUP)')
     .option('--p2p-port <port>', 'port (TCP and UDP, all addresses) for direct P2P sessions from visitors; 0 picks one', '0')
     .option('--no-p2p', 'no direct paths: no P2P listener, no candidates; visitors always come through the relay')

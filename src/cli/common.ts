@@ -31,6 +31,15 @@ export const logLevelOption = (): Option => new Option('--log-level <level>', LO
 export const logFormatOption = (): Option => new Option('--log-format <format>', LOG_FORMAT_HELP);
 
 /** Registers --log-level and --log-format on a role command; read them with roleLogger(role, opts). */
+/**
+ * A commander option parser that hands each value to `record` as it is given, so repeated
+ * per-service flags (--service A --local X --service B --local Y) keep their order and pairing.
+ */
+export const inOrder = (record: (v: string) => void) => (v: string): string => {
+  record(v);
+  return v;
+};
+
 export function withLogOptions(cmd: Command): Command {
   return cmd.addOption(logLevelOption()).addOption(logFormatOption());
 }

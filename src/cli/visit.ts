@@ -7,7 +7,7 @@ import { Observer } from '../observe/observer.js';
 import { Visitor, type VisitedService } from '../visitor/visitor.js';
 import { SERVICE_NAME } from '../wire/index.js';
 import { runStdioVisit, stdioService, type StdioFlags } from './visit-stdio.js';
-import { loadKeyPair, logFormatOption, logLevelOption, loadPublicKey, roleLogger, runDaemon } from './common.js';
+import { inOrder, loadKeyPair, logFormatOption, logLevelOption, loadPublicKey, roleLogger, runDaemon } from './common.js';
 import { startObserving, withObserveOptions, type ObserveFlags } from './observe.js';
 
 interface VisitOpts extends ObserveFlags {
@@ -47,10 +47,6 @@ class VisitFlags {
 
 export function registerVisit(program: Command): void {
   const flags = new VisitFlags();
-  const wrap = (fn: (v: string) => void) => (v: string): string => {
-    fn(v);
-    return v;
-  };
   const cmd = program
     .command('visit')
     .description("reach a client's services: one end-to-end encrypted session through the relay carries every local connection")
@@ -58,8 +54,8 @@ export function registerVisit(program: Command): void {
     .option('--server <host[:port]>', 'relay visitor address (default port 8007)')
     .option('--pubkey <file>', "the client's .pub file: the only key that may answer")
     .option('--key <file>', "this visitor's private key")
-    .option('--service <name>', 'a service of that client to reach (repeatable)', wrap(flags.service))
-    .option('--listen <host:port>', 'local address for the service before it: HOST:PORT, or PORT for 127.0.0.1', wrap(flags.listen))
+    .option('--service <name>', 'a service of that client to reach (repeatable)', inOrder(flags.service))
+    .option('--listen <host:port>', 'local address for the service before it: HOST:PORT, or PORT for 127.0.0.1', inOrder(flags.listen))
     .option('--no-p2p', 'stay on the relay: never look for a direct path to the client')
     .option('--stdio', 'carry one stream to the one --service over stdin/stdout instead of listening (ssh ProxyCommand)')
     .addOption(logLevelOption()).addOption(logFormatOption());
