@@ -19,13 +19,22 @@ function arg(name: string, fallback: string): string {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
 }
 
+/** A whole-number option within [min, max], or a one-line error naming it. */
+function count(name: string, fallback: number, min: number, max: number): number {
+  const n = Number(arg(name, String(fallback)));
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} takes a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** The median (of an even count, the upper of the two middle values). */
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const ids = arg('--paths', 'tun,mux').split(',');
-  const runs = Number(arg('--runs', '5'));
-  const bytes = Number(arg('--mb', '300')) * 1e6;
-  const streams = Number(arg('--streams', '1'));
+  if (new Set(ids).size !== ids.length) throw new Error('--paths names each path once');
+  const runs = count('--runs', 5, 1, 50);
+  const bytes = count('--mb', 300, 1, 10_000) * 1e6;
+  const streams = count('--streams', 1, 1, 1000);
   const children: Child[] = [];
   const paths: Path[] = [];
   try {

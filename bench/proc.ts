@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,14 +61,25 @@ export function removeDir(d: string): void {
   folders.delete(d);
 }
 
+/** TUN_BENCH_LOGS=DIR: every child's whole output also goes to DIR/<name>-<pid>.log (for --trace-gc and the like). */
+function logFile(name: string, pid: number | undefined): WriteStream | undefined {
+  const dir = process.env.TUN_BENCH_LOGS;
+  if (!dir) return undefined;
+  mkdirSync(dir, { recursive: true });
+  return createWriteStream(join(dir, `${name.replace(/[^\w-]+/g, '_')}-${pid ?? 'nopid'}.log`), { flags: 'a' });
+}
+
 export class Child {
   readonly proc: ChildProcess;
   out = '';
   readonly exited: Promise<number | null>;
+  readonly #log: WriteStream | undefined;
 
   constructor(readonly name: string, cmd: string, args: string[], opts: SpawnOptions = {}) {
     this.proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
     live.add(this.proc);
+    this.#log = logFile(name, this.proc.pid);
+    this.proc.once('close', () => this.#log?.end());
     this.proc.stdout?.setEncoding('utf8').on('data', (d: string) => this.#add(d));
     this.proc.stderr?.setEncoding('utf8').on('data', (d: string) => this.#add(d));
     this.exited = new Promise((resolve) => {
@@ -91,8 +102,7 @@ export class Child {
 
   #add(d: string): void {
     this.out = (this.out + d).slice(-20_000); // bounded: only the tail matters for errors
-    // TUN_BENCH_LOGS=DIR: every child's whole output also goes to DIR/<name>.log (with --trace-gc and the like)
-    if (process.env.TUN_BENCH_LOGS) appendFileSync(join(process.env.TUN_BENCH_LOGS, `${this.name.replace(/[^\w-]+/g, '_')}.log`), d);
+    this.#log?.write(d);
   }
 
   /** The first match of `re` in the output; fails if the process exits first or after `ms`. */

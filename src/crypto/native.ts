@@ -16,8 +16,7 @@ let loaded: SodiumNative | null | undefined;
 
 /**
  * A process that seals no stream data (the relay) calls this before any handshake: it then never
- * loads the addon. Measured: a relay that merely has sodium-native loaded spends 1.4-2.0 instead of
- * 0.9-1.35 CPU-s per GB it copies (bench, alternating runs), though it never calls it for streams.
+ * loads the addon, which it has no use for (its control messages are small).
  */
 export function avoidNative(): void {
   loaded ??= null;

@@ -31,8 +31,8 @@ export function isLoopback(host: string): boolean {
  */
 export function ipBytes(host: string): Buffer | undefined {
   if (isIPv4(host)) return Buffer.from(host.split('.').map(Number));
+  if (!isIPv6(host)) return undefined;
   const text = host.replace(/%.*$/, '');
-  if (!isIPv6(text)) return undefined;
   // An embedded IPv4 tail ("::ffff:1.2.3.4") becomes two hex groups first.
   const hex = text.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
   const groups = (s: string): number[] => (s === '' ? [] : s.split(':').map((g) => Number.parseInt(g, 16)));

@@ -31,7 +31,7 @@ it('reads every address the same as node:net does (random addresses, both compre
 });
 
 it('refuses anything that is not an IP literal', () => {
-  for (const h of ['', 'localhost', 'example.com', '1.2.3', '256.1.1.1', '1:2:3:4:5:6:7:8:9', '1::2::3', 'gggg::1', ':::']) assert.equal(ipBytes(h), undefined, h);
+  for (const h of ['', 'localhost', 'example.com', '1.2.3', '256.1.1.1', '1:2:3:4:5:6:7:8:9', '1::2::3', 'gggg::1', ':::', '::1%', 'fe80::1% x']) assert.equal(ipBytes(h), undefined, h);
 });
 
 it('knows loopback in any spelling, and only loopback', () => {
