@@ -5,22 +5,15 @@
  * ports (iptables counters in its namespace) far below 1 MiB.
  */
 import assert from 'node:assert/strict';
-import { after, it } from 'node:test';
-import { assertRelayIdle, bigUpload, figure, finalCounts, reachDirect } from './lib/scenario.js';
+import { it } from 'node:test';
+import { assertRelayIdle, bigUpload, figure, finalCounts, reachDirect, tunNetOn } from './lib/scenario.js';
 import { Topology } from './lib/topology.js';
-import { TunNet } from './lib/tun.js';
 
 const S = 's1 same LAN';
-let topo: Topology | undefined;
-let net: TunNet | undefined;
-after(async () => {
-  await net?.stop();
-  topo?.down();
-});
 
 it('same LAN: new streams go direct over TCP and the relay carries no stream bytes', async () => {
-  topo = Topology.create({ lans: [{ name: 'home', nat: { inbound: 'drop' }, hosts: ['client', 'visitor'] }] });
-  net = new TunNet(topo);
+  const topo = Topology.create({ lans: [{ name: 'home', nat: { inbound: 'drop' }, hosts: ['client', 'visitor'] }] });
+  const net = tunNetOn(topo);
   await net.startRelay();
   await net.startClient('client');
   const v = await net.startVisitor('visitor');

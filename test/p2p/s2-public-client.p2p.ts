@@ -4,22 +4,15 @@
  * the client), and a 64 MiB transfer leaves the relay's stream ports far below 1 MiB.
  */
 import assert from 'node:assert/strict';
-import { after, it } from 'node:test';
-import { assertRelayIdle, bigUpload, figure, finalCounts, reachDirect } from './lib/scenario.js';
+import { it } from 'node:test';
+import { assertRelayIdle, bigUpload, figure, finalCounts, reachDirect, tunNetOn } from './lib/scenario.js';
 import { Topology } from './lib/topology.js';
-import { TunNet } from './lib/tun.js';
 
 const S = 's2 public client';
-let topo: Topology | undefined;
-let net: TunNet | undefined;
-after(async () => {
-  await net?.stop();
-  topo?.down();
-});
 
 it('client on a public address, visitor behind NAT: direct, and the relay carries no stream bytes', async () => {
-  topo = Topology.create({ lans: [{ name: 'home', nat: { inbound: 'drop' }, hosts: ['visitor'] }], publicHosts: ['client'] });
-  net = new TunNet(topo);
+  const topo = Topology.create({ lans: [{ name: 'home', nat: { inbound: 'drop' }, hosts: ['visitor'] }], publicHosts: ['client'] });
+  const net = tunNetOn(topo);
   await net.startRelay();
   await net.startClient('client');
   const v = await net.startVisitor('visitor');

@@ -8,23 +8,17 @@
  * throughout and data intact.
  */
 import assert from 'node:assert/strict';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { RelayCounters } from './lib/counters.js';
-import { assertRelayIdle, bigUpload, figure, finalCounts, reachDirect } from './lib/scenario.js';
+import { assertRelayIdle, bigUpload, figure, finalCounts, reachDirect, tunNetOn } from './lib/scenario.js';
 import { Topology } from './lib/topology.js';
 import { MiB, TunNet, sleep } from './lib/tun.js';
 
 const S = 's3 two NATs';
-const cleanup: (() => Promise<void> | void)[] = [];
-after(async () => {
-  for (const f of cleanup.reverse()) await f();
-});
 
 function twoNats(inbound: 'drop' | 'accept'): { topo: Topology; net: TunNet } {
   const topo = Topology.create({ lans: [{ name: 'home', nat: { inbound }, hosts: ['client'] }, { name: 'laptop', nat: { inbound }, hosts: ['visitor'] }] });
-  const net = new TunNet(topo);
-  cleanup.push(() => topo.down(), () => net.stop());
-  return { topo, net };
+  return { topo, net: tunNetOn(topo) };
 }
 
 it('both behind dropping MASQUERADE NATs: UDP hole punching succeeds, direct-udp, relay carries no stream bytes', async () => {

@@ -6,21 +6,15 @@
  * over fresh visitors, alternated), and so are 20 sequential streams afterwards.
  */
 import assert from 'node:assert/strict';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { RelayCounters } from './lib/counters.js';
-import { figure, finalCounts } from './lib/scenario.js';
+import { figure, finalCounts, tunNetOn } from './lib/scenario.js';
 import { Topology } from './lib/topology.js';
 import { MiB, TunNet, median, sleep, type Visitor } from './lib/tun.js';
 
 const S = 's4 random-fully';
 const ROUNDS = 7;
 const MARGIN_MS = 100;
-let topo: Topology | undefined;
-let net: TunNet | undefined;
-after(async () => {
-  await net?.stop();
-  topo?.down();
-});
 
 /** A fresh visitor: the first byte of its first stream, opened the moment it is ready. */
 async function firstStream(n: TunNet, p2p: boolean): Promise<{ ms: number; v: Visitor }> {
@@ -31,8 +25,8 @@ async function firstStream(n: TunNet, p2p: boolean): Promise<{ ms: number; v: Vi
 }
 
 it('one side behind MASQUERADE --random-fully: stays on the relay; first byte no later than --no-p2p + 100 ms', async () => {
-  topo = Topology.create({ lans: [{ name: 'home', nat: { inbound: 'drop', randomFully: true }, hosts: ['client'] }, { name: 'laptop', nat: { inbound: 'drop' }, hosts: ['visitor'] }] });
-  net = new TunNet(topo);
+  const topo = Topology.create({ lans: [{ name: 'home', nat: { inbound: 'drop', randomFully: true }, hosts: ['client'] }, { name: 'laptop', nat: { inbound: 'drop' }, hosts: ['visitor'] }] });
+  const net = tunNetOn(topo);
   await net.startRelay();
   await net.startClient('client');
   const withP2p: number[] = [];

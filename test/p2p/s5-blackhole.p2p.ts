@@ -9,11 +9,11 @@
  * blocked throughout so that TCP is the direct path).
  */
 import assert from 'node:assert/strict';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { RelayCounters, kib } from './lib/counters.js';
-import { figure, finalCounts, reachDirect } from './lib/scenario.js';
+import { figure, finalCounts, reachDirect, onTeardown, tunNetOn } from './lib/scenario.js';
 import { Topology, type Host } from './lib/topology.js';
-import { MiB, TunNet, sleep } from './lib/tun.js';
+import { MiB, sleep } from './lib/tun.js';
 
 const S = 's5 blackhole';
 const REPROBE_MS = 1000;
@@ -23,14 +23,9 @@ const RELAY_WITHIN_MS = 3000;
 const RESET_WITHIN_MS = 15_000;
 const BACK_WITHIN_MS = REPROBE_MS + 15_000;
 const env = { TUN_P2P_REPROBE_MS: String(REPROBE_MS) };
-const cleanup: (() => Promise<void> | void)[] = [];
-after(async () => {
-  for (const f of cleanup.reverse()) await f();
-});
 
 async function scenario(label: string, topo: Topology, kind: RegExp, a: Host, b: Host): Promise<void> {
-  const net = new TunNet(topo);
-  cleanup.push(() => topo.down(), () => net.stop());
+  const net = tunNetOn(topo);
   // For the TCP case, UDP between the two sides is blocked from the start, so direct TCP is the
   // only direct path (tun would otherwise be free to pick a punched UDP path to the public client).
   if (label === 'tcp') topo.blackhole(a, b, true, 'udp');
@@ -50,7 +45,7 @@ async function scenario(label: string, topo: Topology, kind: RegExp, a: Host, b:
   const mark = v.mark;
   const tB = Date.now();
   topo.blackhole(a, b, true);
-  cleanup.push(() => topo.blackhole(a, b, false));
+  onTeardown(() => topo.blackhole(a, b, false));
   const toRelay = await v.waitPath(/^relay$/, RELAY_WITHIN_MS + 5000, mark);
   const movedMs = toRelay.at - tB;
   await sleep(Math.max(0, tB + RELAY_WITHIN_MS - Date.now()));

@@ -5,22 +5,15 @@
  * counters confirm which path carried the bytes.
  */
 import assert from 'node:assert/strict';
-import { after, it } from 'node:test';
-import { assertRelayIdle, BIG, bigDownload, bigUpload, figure, finalCounts, reachDirect } from './lib/scenario.js';
+import { it } from 'node:test';
+import { assertRelayIdle, BIG, bigDownload, bigUpload, figure, finalCounts, reachDirect, tunNetOn } from './lib/scenario.js';
 import { Topology } from './lib/topology.js';
-import { TunNet } from './lib/tun.js';
 
 const S = 's6 intact';
-let topo: Topology | undefined;
-let net: TunNet | undefined;
-after(async () => {
-  await net?.stop();
-  topo?.down();
-});
 
 it('64 MiB intact (sha256) up and down over the relay, direct-tcp and direct-udp', async () => {
-  topo = Topology.create({ lans: [{ name: 'home', nat: { inbound: 'drop' }, hosts: ['client', 'lan'] }, { name: 'laptop', nat: { inbound: 'drop' }, hosts: ['visitor'] }] });
-  net = new TunNet(topo);
+  const topo = Topology.create({ lans: [{ name: 'home', nat: { inbound: 'drop' }, hosts: ['client', 'lan'] }, { name: 'laptop', nat: { inbound: 'drop' }, hosts: ['visitor'] }] });
+  const net = tunNetOn(topo);
   await net.startRelay();
   await net.startClient('client');
 

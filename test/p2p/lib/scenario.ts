@@ -1,11 +1,32 @@
 /** Steps the P2P scenarios share: reach a direct path, move 64 MiB over it, read the relay's counters. */
 import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import { RelayCounters, kib } from './counters.js';
-import { MiB, mbps, type PathChange, type TunNet, type Visitor } from './tun.js';
+import type { Topology } from './topology.js';
+import { MiB, TunNet, mbps, type PathChange, type Visitor } from './tun.js';
 
 export const BIG = 64 * MiB;
 /** How long a visitor may take to move its new streams to a direct path. */
 export const DIRECT_WITHIN_MS = 20_000;
+
+const teardown: (() => Promise<void> | void)[] = [];
+// One hook for the scenario file that imports this module: after its tests, what it registered is
+// undone, the last first.
+after(async () => {
+  for (const f of teardown.reverse()) await f();
+});
+
+/** Registers steps to undo after the file's tests (the last registered runs first). */
+export function onTeardown(...steps: (() => Promise<void> | void)[]): void {
+  teardown.push(...steps);
+}
+
+/** A TunNet on `topo`; after the file's tests its processes stop, then the topology's namespaces go. */
+export function tunNetOn(topo: Topology): TunNet {
+  const net = new TunNet(topo);
+  onTeardown(() => topo.down(), () => net.stop());
+  return net;
+}
 
 export function figure(scenario: string, text: string): void {
   console.log(`[${scenario}] ${text}`);
