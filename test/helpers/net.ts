@@ -150,7 +150,8 @@ export async function send(s: Socket, data: Buffer, end = true): Promise<void> {
   if (end && !s.destroyed) s.end();
 }
 
-function drainOrClose(s: Socket): Promise<void> {
+/** Resolves when `s` drains or closes (whichever comes first). */
+export function drainOrClose(s: Socket): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
       s.off('drain', done);

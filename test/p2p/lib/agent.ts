@@ -14,6 +14,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { get } from 'node:http';
 import { createInterface } from 'node:readline';
+import { drainOrClose } from '../../helpers/net.js';
 
 type Cmd = Record<string, unknown> & { id: number; op: string };
 type Answer = Record<string, unknown>;
@@ -63,15 +64,7 @@ async function pump(s: Socket, ks: Keystream, bytes: number, h?: ReturnType<type
   for (let left = bytes; left > 0 && !s.destroyed; left -= CHUNK) {
     const piece = ks.next(Math.min(CHUNK, left));
     h?.update(piece);
-    if (!s.write(piece)) await new Promise<void>((r) => {
-      const done = (): void => {
-        s.off('drain', done);
-        s.off('close', done);
-        r();
-      };
-      s.on('drain', done);
-      s.on('close', done);
-    });
+    if (!s.write(piece)) await drainOrClose(s);
   }
 }
 
