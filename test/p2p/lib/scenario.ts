@@ -43,15 +43,10 @@ export async function reachDirect(v: Visitor, kind: RegExp, scenario: string): P
 
 /** 64 MiB up (sink answers its sha256) over the current path; returns the relay's stream bytes during it. */
 export async function bigUpload(net: TunNet, v: Visitor, scenario: string, what: string): Promise<Relayed> {
-  const before = net.counters.read();
-  const own0 = await net.relayReported();
-  const up = await v.upload(BIG);
-  const after = net.counters.read();
-  const own1 = await net.relayReported();
+  const { result: up, relayed, counted } = await measured(net, () => v.upload(BIG));
   assert.equal(up.how, 'end', `64 MiB upload ${what} ended by ${up.how} ${up.error ?? ''}; the visitor's log ends:\n${tail(v)}`);
   assert.equal(up.got, up.sent, `64 MiB upload ${what}: the service's sha256 must equal what was sent`);
-  const relayed = { ip: RelayCounters.streamBytes(before, after), own: own0 === undefined || own1 === undefined ? undefined : own1 - own0 };
-  figure(scenario, `64 MiB ${what}: sha256 intact, ${(up.ms / 1000).toFixed(2)} s (${mbps(BIG, up.ms).toFixed(0)} MB/s); ${RelayCounters.describe(before, after)}${ownText(relayed)}`);
+  figure(scenario, `64 MiB ${what}: sha256 intact, ${(up.ms / 1000).toFixed(2)} s (${mbps(BIG, up.ms).toFixed(0)} MB/s); ${counted}`);
   return relayed;
 }
 
@@ -69,18 +64,24 @@ function ownText(r: Relayed): string {
   return r.own === undefined ? '' : `; the relay's own tun_bytes_total grew by ${kib(r.own)}`;
 }
 
-/** 64 MiB down (generated from a seed) over the current path; checks the sha256. */
-export async function bigDownload(net: TunNet, v: Visitor, scenario: string, what: string): Promise<Relayed> {
+/** Runs `transfer`, reading the relay's counters before and after it: the stream bytes it carried meanwhile, and their description. */
+async function measured<T>(net: TunNet, transfer: () => Promise<T>): Promise<{ result: T; relayed: Relayed; counted: string }> {
   const before = net.counters.read();
   const own0 = await net.relayReported();
-  const d = await v.download(BIG);
+  const result = await transfer();
   const after = net.counters.read();
   const own1 = await net.relayReported();
+  const relayed = { ip: RelayCounters.streamBytes(before, after), own: own0 === undefined || own1 === undefined ? undefined : own1 - own0 };
+  return { result, relayed, counted: `${RelayCounters.describe(before, after)}${ownText(relayed)}` };
+}
+
+/** 64 MiB down (generated from a seed) over the current path; checks the sha256. */
+export async function bigDownload(net: TunNet, v: Visitor, scenario: string, what: string): Promise<Relayed> {
+  const { result: d, relayed, counted } = await measured(net, () => v.download(BIG));
   assert.equal(d.how, 'end', `64 MiB download ${what} ended by ${d.how} ${d.error ?? ''}; the visitor's log ends:\n${tail(v)}`);
   assert.equal(d.bytes, BIG, `64 MiB download ${what}: byte count`);
   assert.equal(d.got, d.expected, `64 MiB download ${what}: sha256 must equal the generator's`);
-  const relayed = { ip: RelayCounters.streamBytes(before, after), own: own0 === undefined || own1 === undefined ? undefined : own1 - own0 };
-  figure(scenario, `64 MiB down ${what}: sha256 intact, ${(d.ms / 1000).toFixed(2)} s (${mbps(BIG, d.ms).toFixed(0)} MB/s); ${RelayCounters.describe(before, after)}${ownText(relayed)}`);
+  figure(scenario, `64 MiB down ${what}: sha256 intact, ${(d.ms / 1000).toFixed(2)} s (${mbps(BIG, d.ms).toFixed(0)} MB/s); ${counted}`);
   return relayed;
 }
 
