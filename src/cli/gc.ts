@@ -24,7 +24,6 @@ import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 export const HEAP_MARKING_ON = 48 * 1024 * 1024;
 /** ...and below this it goes off again. */
 export const HEAP_MARKING_OFF = 24 * 1024 * 1024;
-const CHECK_EVERY_MS = 5000;
 
 /** Whether marking should be off now, given the live heap and whether it is off already. */
 export function markingOff(heapUsed: number, offNow: boolean): boolean {
@@ -37,7 +36,7 @@ export function operatorChose(env: NodeJS.ProcessEnv, execArgv: string[]): boole
   return env.TUN_INCREMENTAL_MARKING === '1' || execArgv.some(mentions) || mentions(env.NODE_OPTIONS ?? '');
 }
 
-export function tuneGcForStreaming(env: NodeJS.ProcessEnv = process.env, execArgv: string[] = process.execArgv): void {
+export function tuneGcForStreaming(env: NodeJS.ProcessEnv = process.env, execArgv: string[] = process.execArgv, checkEveryMs = 5000): void {
   if (operatorChose(env, execArgv)) return;
   let off = false;
   const check = (): void => {
@@ -48,5 +47,5 @@ export function tuneGcForStreaming(env: NodeJS.ProcessEnv = process.env, execArg
     off = want;
   };
   check();
-  setInterval(check, CHECK_EVERY_MS).unref();
+  setInterval(check, checkEveryMs).unref();
 }
