@@ -6,13 +6,9 @@
  */
 import { transfer } from './measure.js';
 import { nodeService, type Child } from './proc.js';
-import { startDirect } from './paths/direct.js';
-import { startMux } from './paths/mux.js';
-import { startSsh } from './paths/ssh.js';
-import { startTun } from './paths/tun.js';
-import type { Path, StartOptions, Started } from './paths/types.js';
-
-const STARTERS: Record<string, (o: StartOptions) => Promise<Started>> = { direct: startDirect, mux: startMux, ssh: startSsh, tun: startTun };
+import { STARTERS } from './paths/index.js';
+import { PATH_IDS, type Path, type PathId } from './paths/types.js';
+import { median } from './report.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -26,8 +22,6 @@ function count(name: string, fallback: number, min: number, max: number): number
   return n;
 }
 
-/** The median (of an even count, the upper of the two middle values). */
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const ids = arg('--paths', 'tun,mux').split(',');
@@ -41,9 +35,8 @@ async function main(): Promise<void> {
     const echo = await nodeService('echo service', 'services/echo.js', []);
     children.push(echo.child);
     for (const id of ids) {
-      const starter = STARTERS[id];
-      if (!starter) throw new Error(`unknown path ${id}; choose from ${Object.keys(STARTERS).join(', ')}`);
-      const p = await starter({ echoPort: echo.ports[0]! });
+      if (!PATH_IDS.includes(id as PathId)) throw new Error(`unknown path ${id}; choose from ${PATH_IDS.join(', ')}`);
+      const p = await STARTERS[id as PathId]({ echoPort: echo.ports[0]! });
       if ('skipped' in p) throw new Error(`${id} skipped: ${p.skipped}`);
       paths.push(p);
     }

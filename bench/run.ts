@@ -14,12 +14,10 @@ import { cryptoBench, type Row } from './crypto.js';
 import { concurrentStreams, firstBytes, idleMemory, transfer } from './measure.js';
 import { fileLimit, nodeService, repoRoot, type Child } from './proc.js';
 import { Collector, num, percentile, table, type Figure } from './report.js';
-import { startDirect } from './paths/direct.js';
-import { startMux } from './paths/mux.js';
-import { sshVersion, startSsh } from './paths/ssh.js';
-import { startTun } from './paths/tun.js';
+import { STARTERS } from './paths/index.js';
+import { sshVersion } from './paths/ssh.js';
 import { echoOnce, readCount, waitEcho } from './sockets.js';
-import { PATH_IDS, type Path, type PathId, type StartOptions, type Started } from './paths/types.js';
+import { PATH_IDS, type Path, type PathId, type StartOptions } from './paths/types.js';
 import { warmUp, wanFigures } from './phases.js';
 
 interface Options {
@@ -32,7 +30,6 @@ interface Options {
   sizes: { single: number; parallel: number; transferSeconds: number; firstBytes: number; concurrent: number; memory: number[]; memoryRuns: number; wanStreams: number };
 }
 
-const STARTERS: Record<PathId, (o: StartOptions) => Promise<Started>> = { direct: startDirect, mux: startMux, ssh: startSsh, tun: startTun };
 const WAN_DELAY_MS = 20;
 const t0 = Date.now();
 const log = (s: string): void => void process.stderr.write(`bench [${Math.round((Date.now() - t0) / 1000)} s]: ${s}\n`);

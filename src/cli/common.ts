@@ -30,7 +30,6 @@ export interface LogFlags {
 export const logLevelOption = (): Option => new Option('--log-level <level>', LOG_LEVEL_HELP);
 export const logFormatOption = (): Option => new Option('--log-format <format>', LOG_FORMAT_HELP);
 
-/** Registers --log-level and --log-format on a role command; read them with roleLogger(role, opts). */
 /**
  * A commander option parser that hands each value to `record` as it is given, so repeated
  * per-service flags (--service A --local X --service B --local Y) keep their order and pairing.
@@ -40,6 +39,7 @@ export const inOrder = (record: (v: string) => void) => (v: string): string => {
   return v;
 };
 
+/** Registers --log-level and --log-format on a role command; read them with roleLogger(role, opts). */
 export function withLogOptions(cmd: Command): Command {
   return cmd.addOption(logLevelOption()).addOption(logFormatOption());
 }

@@ -55,10 +55,8 @@ export function proxyV1(src: Endpoint | undefined, dst: Endpoint | undefined): B
 export function proxyV2(src: Endpoint | undefined, dst: Endpoint | undefined): Buffer {
   const p = pair(src, dst);
   if (!p) return Buffer.concat([V2_SIGNATURE, Buffer.from([0x20, 0x00, 0x00, 0x00])]);
-  const addrs =
-    p.family === 4
-      ? Buffer.concat([Buffer.from(p.src.addr.split('.').map(Number)), Buffer.from(p.dst.addr.split('.').map(Number)), Buffer.alloc(4)])
-      : Buffer.concat([ipBytes(p.src.addr)!, ipBytes(p.dst.addr)!, Buffer.alloc(4)]) // pair() checked both are IP addresses;
+  // pair() checked that both are IP addresses of one family (4 or 16 bytes each)
+  const addrs = Buffer.concat([ipBytes(p.src.addr)!, ipBytes(p.dst.addr)!, Buffer.alloc(4)]);
   addrs.writeUInt16BE(p.src.port, addrs.length - 4);
   addrs.writeUInt16BE(p.dst.port, addrs.length - 2);
   const head = Buffer.from([0x21, p.family === 4 ? 0x11 : 0x21, 0x00, 0x00]);

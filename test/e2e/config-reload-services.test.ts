@@ -14,12 +14,17 @@ import { TunProcess, startClient, startRelay } from '../helpers/proc.js';
 const lab = new ConfigLab();
 after(() => lab.cleanup());
 
+/** Keys PREFIX-relay, PREFIX-client and PREFIX-v, a relay that admits that client, and an echo service. */
+async function relayAndEcho(prefix: string) {
+  const k = { relay: lab.keys.key(`${prefix}-relay`), client: lab.keys.key(`${prefix}-client`), v: lab.keys.key(`${prefix}-v`) };
+  const relay = await startRelay(['--key', k.relay.key, '--authorized', lab.keys.list(`${prefix}-clients.list`, [k.client.line])]);
+  lab.procs.push(relay.proc);
+  return { k, relay, echo: await lab.echo() };
+}
+
 describe('client reload: services', () => {
   test('a service added and another removed while a stream flows to a third', async () => {
-    const k = { relay: lab.keys.key('sa-relay'), client: lab.keys.key('sa-client'), v: lab.keys.key('sa-v') };
-    const relay = await startRelay(['--key', k.relay.key, '--authorized', lab.keys.list('sa-clients.list', [k.client.line])]);
-    lab.procs.push(relay.proc);
-    const echo = await lab.echo();
+    const { k, relay, echo } = await relayAndEcho('sa');
     lab.keys.list('sa-v.list', [k.v.line]);
     const svc = (name: string): string => `\n[[service]]\nname = "${name}"\nlocal = ${echo.port}\n`;
     const head = `server = "127.0.0.1:${relay.control}"\npubkey = "sa-relay.pub"\nkey = "sa-client.key"\nallow = "sa-v.list"\n`;
@@ -56,10 +61,7 @@ describe('client reload: services', () => {
 
 describe('client reload: a visitor on a direct path', () => {
   test('revoking its key closes its streams on the direct path as well', async () => {
-    const k = { relay: lab.keys.key('dp-relay'), client: lab.keys.key('dp-client'), v: lab.keys.key('dp-v') };
-    const relay = await startRelay(['--key', k.relay.key, '--authorized', lab.keys.list('dp-clients.list', [k.client.line])]);
-    lab.procs.push(relay.proc);
-    const echo = await lab.echo();
+    const { k, relay, echo } = await relayAndEcho('dp');
     lab.file('dp-visitors.list', k.v.line + '\n');
     const client = await startClient(['--server', `127.0.0.1:${relay.control}`, '--pubkey', k.relay.pub, '--key', k.client.key, '--service', 'data', '--local', String(echo.port), '--allow', join(lab.keys.dir, 'dp-visitors.list')]);
     lab.procs.push(client);
